@@ -1,0 +1,3 @@
+from kauditcfg.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Reading and editing the kube-apiserver static-pod manifest."""

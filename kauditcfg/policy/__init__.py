@@ -1,0 +1,1 @@
+"""Audit policy engine: load, validate, evaluate, lint, migrate."""
