@@ -1,9 +1,264 @@
-"""CLI for enable / disable / diff / rollback (placeholder)."""
+"""enable / disable / diff / rollback: parse options, call the core, print the result."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from kauditcfg.apply import apply_plan
+from kauditcfg.cli.output import emit_json, empty_result, paint, run, say, use_colour
+from kauditcfg.disable import plan_disable
+from kauditcfg.enable import EnableOptions, plan_enable
+from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
+from kauditcfg.plan import Plan
+from kauditcfg.report import result, unified_diff
+from kauditcfg.rollback import plan_rollback
+from kauditcfg.settings import LOG_PATH, POLICY_PATH
+from kauditcfg.versions import parse_version
+
+Root = Annotated[Path, typer.Option("--root", help="Resolve every host path under DIR (paths written into the manifest stay real host paths).", metavar="DIR")]
+Manifest = Annotated[str, typer.Option("--manifest", help="The kube-apiserver static pod manifest (a host path).")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else there.")]
+
+
+def _colour_diff(text: str) -> str:
+    if not use_colour(sys.stdout):
+        return text
+    out = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            out.append(paint(line, "bold", sys.stdout))
+        elif line.startswith("+"):
+            out.append(paint(line, "green", sys.stdout))
+        elif line.startswith("-"):
+            out.append(paint(line, "red", sys.stdout))
+        elif line.startswith("@@"):
+            out.append(paint(line, "cyan", sys.stdout))
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def _print_diffs(plan: Plan) -> None:
+    for change in plan.files:
+        if change.changed:
+            sys.stdout.write(_colour_diff(unified_diff(change)))
+    for action in plan.actions:
+        say(f"would {action.describe()}")
+    sys.stdout.flush()
+
+
+def _summary(plan: Plan, backup: str | None) -> None:
+    for change in plan.files:
+        if change.changed:
+            say(f"{change.action:>9}  {change.path}")
+    for action in plan.actions:
+        say(f"     done  {action.describe()}")
+    for warning in plan.warnings:
+        say(paint("warning: ", "yellow") + warning)
+    if not plan.changed:
+        say("nothing to change")
+        return
+    if backup:
+        say(f"backup of the replaced files: {backup} (undo with: kauditcfg rollback)")
+    if plan.restart_required:
+        say("the kubelet will restart kube-apiserver now; check it with: kubectl -n kube-system get pod -l component=kube-apiserver")
+
+
+def _enable_options(
+    profile: str,
+    policy_file: Path | None,
+    set_values: list[str] | None,
+    values_file: Path | None,
+    policy_path: str,
+    log_path: str,
+    log_maxage: int | None,
+    log_maxbackup: int | None,
+    log_maxsize: int | None,
+    log_format: str | None,
+    log_compress: bool | None,
+    kubernetes_version: str | None,
+    fix_ownership: bool,
+    allow_unbounded: bool,
+) -> EnableOptions:
+    return EnableOptions(
+        profile=profile,
+        policy_file=policy_file,
+        set_values=list(set_values or []),
+        values_file=values_file,
+        policy_path=policy_path,
+        log_path=log_path,
+        log_maxage=log_maxage,
+        log_maxbackup=log_maxbackup,
+        log_maxsize=log_maxsize,
+        log_format=log_format,
+        log_compress=log_compress,
+        kubernetes_version=parse_version(kubernetes_version) if kubernetes_version else None,
+        fix_ownership=fix_ownership,
+        allow_unbounded=allow_unbounded,
+    )
+
+
+# Options shared by enable and diff, declared once.
+Profile = Annotated[str, typer.Option("--profile", help="Policy profile: cks, cis, production, minimal.")]
+PolicyFile = Annotated[Path | None, typer.Option("--policy-file", help="Bring your own policy (a local file) instead of the profile's; it is copied to --policy-path.", dir_okay=False)]
+SetValues = Annotated[list[str] | None, typer.Option("--set", help="Profile parameter key=value (repeatable).")]
+ValuesFile = Annotated[Path | None, typer.Option("--values", help="YAML file of profile parameters.", dir_okay=False)]
+PolicyPath = Annotated[str, typer.Option("--policy-path", help="Where the policy is written on the node.")]
+LogPath = Annotated[str, typer.Option("--log-path", help="Audit log file on the node ('-' for stdout).")]
+MaxAge = Annotated[int | None, typer.Option("--log-maxage", help="Days to keep old log files (profile default 30).")]
+MaxBackup = Annotated[int | None, typer.Option("--log-maxbackup", help="Old log files to keep (profile default 10).")]
+MaxSize = Annotated[int | None, typer.Option("--log-maxsize", help="MB before a log file is rotated (profile default 100).")]
+LogFormat = Annotated[str | None, typer.Option("--log-format", help="json or legacy.")]
+LogCompress = Annotated[bool | None, typer.Option("--log-compress/--no-log-compress", help="gzip rotated log files.", show_default=False)]
+K8sVersion = Annotated[str | None, typer.Option("--kubernetes-version", help="X.Y (default: from the manifest's image tag).")]
+FixOwnership = Annotated[bool, typer.Option("--fix-ownership", help="chown/chmod the log directory for the pod's runAsUser.")]
+AllowUnbounded = Annotated[bool, typer.Option("--allow-unbounded", help="Accept --log-maxbackup 0 or --log-maxsize 0 (no retention limit).")]
 
 
 def register(app: typer.Typer) -> None:
-    """Add the manifest commands."""
+    @app.command()
+    def enable(
+        root: Root = Path("/"),
+        manifest: Manifest = DEFAULT_MANIFEST,
+        profile: Profile = "cks",
+        policy_file: PolicyFile = None,
+        set_values: SetValues = None,
+        values_file: ValuesFile = None,
+        policy_path: PolicyPath = POLICY_PATH,
+        log_path: LogPath = LOG_PATH,
+        log_maxage: MaxAge = None,
+        log_maxbackup: MaxBackup = None,
+        log_maxsize: MaxSize = None,
+        log_format: LogFormat = None,
+        log_compress: LogCompress = None,
+        kubernetes_version: K8sVersion = None,
+        fix_ownership: FixOwnership = False,
+        allow_unbounded: AllowUnbounded = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing, exit 0.")] = False,
+        as_json: Json = False,
+    ) -> None:
+        """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
+        host = Host(root)
+
+        def body() -> dict[str, Any]:
+            opts = _enable_options(
+                profile, policy_file, set_values, values_file, policy_path, log_path, log_maxage,
+                log_maxbackup, log_maxsize, log_format, log_compress, kubernetes_version, fix_ownership,
+                allow_unbounded,
+            )
+            if dry_run:
+                plan = plan_enable(host, opts, manifest)
+                if not as_json:
+                    _print_diffs(plan)
+                return result(plan, None, applied=False)
+            with host.lock():
+                plan = plan_enable(host, opts, manifest)
+                backup = apply_plan(host, plan, manifest)
+            if not as_json:
+                _summary(plan, backup)
+            return result(plan, backup, applied=True)
+
+        out = run(body, as_json, empty_result())
+        if as_json:
+            emit_json(out)
+
+    @app.command()
+    def diff(
+        root: Root = Path("/"),
+        manifest: Manifest = DEFAULT_MANIFEST,
+        profile: Profile = "cks",
+        policy_file: PolicyFile = None,
+        set_values: SetValues = None,
+        values_file: ValuesFile = None,
+        policy_path: PolicyPath = POLICY_PATH,
+        log_path: LogPath = LOG_PATH,
+        log_maxage: MaxAge = None,
+        log_maxbackup: MaxBackup = None,
+        log_maxsize: MaxSize = None,
+        log_format: LogFormat = None,
+        log_compress: LogCompress = None,
+        kubernetes_version: K8sVersion = None,
+        fix_ownership: FixOwnership = False,
+        allow_unbounded: AllowUnbounded = False,
+        as_json: Json = False,
+    ) -> None:
+        """Show what enable would change, as a unified diff; exit 0 nothing to do, 1 changes pending."""
+        host = Host(root)
+
+        def body() -> Plan:
+            opts = _enable_options(
+                profile, policy_file, set_values, values_file, policy_path, log_path, log_maxage,
+                log_maxbackup, log_maxsize, log_format, log_compress, kubernetes_version, fix_ownership,
+                allow_unbounded,
+            )
+            return plan_enable(host, opts, manifest)
+
+        plan = run(body, as_json, empty_result())
+        if as_json:
+            emit_json(result(plan, None, applied=False))
+        else:
+            _print_diffs(plan)
+        raise typer.Exit(1 if plan.changed else 0)
+
+    @app.command()
+    def disable(
+        root: Root = Path("/"),
+        manifest: Manifest = DEFAULT_MANIFEST,
+        purge: Annotated[bool, typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy).")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing.")] = False,
+        as_json: Json = False,
+    ) -> None:
+        """Remove every audit flag, audit volume and mount, and the kauditcfg annotation."""
+        host = Host(root)
+
+        def body() -> dict[str, Any]:
+            if dry_run:
+                plan = plan_disable(host, manifest, purge)
+                if not as_json:
+                    _print_diffs(plan)
+                return result(plan, None, applied=False)
+            with host.lock():
+                plan = plan_disable(host, manifest, purge)
+                backup = apply_plan(host, plan, manifest)
+            if not as_json:
+                _summary(plan, backup)
+            return result(plan, backup, applied=True)
+
+        out = run(body, as_json, empty_result())
+        if as_json:
+            emit_json(out)
+
+    @app.command()
+    def rollback(
+        root: Root = Path("/"),
+        manifest: Manifest = DEFAULT_MANIFEST,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing.")] = False,
+        as_json: Json = False,
+    ) -> None:
+        """Restore the files replaced by the most recent enable/disable from its backup."""
+        host = Host(root)
+
+        def body() -> dict[str, Any]:
+            if dry_run:
+                plan, used = plan_rollback(host)
+                if not as_json:
+                    _print_diffs(plan)
+                out = result(plan, None, applied=False)
+            else:
+                with host.lock():
+                    plan, used = plan_rollback(host)
+                    apply_plan(host, plan, manifest, backup=False)
+                if not as_json:
+                    _summary(plan, None)
+                    say(f"restored from {used}")
+                out = result(plan, None, applied=True)
+            out["restored_from"] = used
+            return out
+
+        out = run(body, as_json, empty_result())
+        if as_json:
+            emit_json(out)

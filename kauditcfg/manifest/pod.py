@@ -153,7 +153,7 @@ class ApiServerPod:
             return None, best
         mp = str(best.get("mountPath", "")).rstrip("/") or "/"
         rel = posixpath.relpath(container_path, mp) if container_path != mp else ""
-        base = str(host["path"])
+        base = posixpath.normpath(str(host["path"]))
         return (posixpath.normpath(posixpath.join(base, rel)) if rel else base), best
 
     def security(self) -> tuple[int, int | None, list[int], int | None]:

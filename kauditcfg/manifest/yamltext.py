@@ -204,8 +204,16 @@ _AMBIGUOUS = re.compile(
 _PLAIN_SAFE = re.compile(r"^[A-Za-z0-9_./-][A-Za-z0-9_./=:,@+%-]*$")
 
 
+class Quoted(str):
+    """A string always written double-quoted (annotation values: a hash must never read as a number)."""
+
+    __slots__ = ()
+
+
 def render_scalar(value: Any) -> str:
     """A scalar as YAML text that every YAML 1.1 and 1.2 reader reads back as `value`."""
+    if isinstance(value, Quoted):
+        return json.dumps(str(value), ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -292,7 +300,15 @@ class TextEditor:
 
     # primitive operations
     def replace_node(self, node: Node, text: str) -> None:
-        self.splices.append(Splice(node.start_mark.index, node.end_mark.index, text))
+        start, end = node.start_mark.index, node.end_mark.index
+        # Keep an aligned inline comment in its column: absorb or add the padding before "#".
+        rest = self.doc.text[end : self.line_end(end)]
+        pad = len(rest) - len(rest.lstrip(" "))
+        if pad and rest[pad:].startswith("#"):
+            grow = len(text) - (end - start)
+            text += " " * max(1, pad - grow)
+            end += pad
+        self.splices.append(Splice(start, end, text))
 
     def delete_lines(self, start: int, last_char: int) -> None:
         """Remove the whole lines from the one holding `start` to the one holding `last_char`."""
@@ -359,9 +375,9 @@ class TextEditor:
         if index == 0:
             if parent_key is None:
                 first = mapping.value[0][0].start_mark.index
-                self.splices.append(
-                    Splice(self.line_start(first), self.line_start(first), "".join(x + "\n" for x in lines))
-                )
+                nl = self.style.newline
+                at = self.line_start(first)
+                self.splices.append(Splice(at, at, "".join(x + nl for x in lines)))
                 return
             after = parent_key.end_mark.index
         else:
