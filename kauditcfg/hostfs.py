@@ -22,7 +22,6 @@ from kauditcfg.errors import InvalidInput, KauditError, PreflightRefused
 
 STATE_DIR = "/var/lib/kauditcfg"
 BACKUP_DIR = STATE_DIR + "/backups"
-LOCK_FILE = STATE_DIR + "/lock"
 DEFAULT_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 
 
@@ -47,26 +46,34 @@ class Host:
             raise InvalidInput(f"{host_path}: permission denied; run kauditcfg as root") from None
 
     @contextlib.contextmanager
-    def lock(self, timeout: float = 30.0) -> Iterator[None]:
-        """One kauditcfg at a time per node: two interleaved runs could lose each other's edits."""
-        path = self.path(LOCK_FILE)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(path, "a+") as handle:
+    def lock(self, manifest: str, timeout: float = 30.0) -> Iterator[None]:
+        """One kauditcfg at a time per node: two interleaved runs could lose each other's edits.
+
+        The lock is an flock on the static pod directory itself, so taking it creates no file:
+        a refused run leaves the disk exactly as it was.
+        """
+        directory = self.path(posixpath.dirname(manifest))
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            yield  # no directory: planning fails with a clear message, nothing to protect
+            return
+        try:
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except OSError as exc:
                     if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
                         raise PreflightRefused(
-                            f"{LOCK_FILE}: another kauditcfg run holds the lock; wait for it and run again"
+                            f"{posixpath.dirname(manifest)}: another kauditcfg run holds the lock; "
+                            "wait for it to finish and run again"
                         ) from None
                     time.sleep(0.1)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(fd)
 
 
 def atomic_write(path: Path, data: bytes, mode: int, uid: int | None = None, gid: int | None = None) -> None:

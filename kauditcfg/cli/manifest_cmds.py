@@ -155,7 +155,7 @@ def register(app: typer.Typer) -> None:
                 if not as_json:
                     _print_diffs(plan)
                 return result(plan, None, applied=False)
-            with host.lock():
+            with host.lock(manifest):
                 plan = plan_enable(host, opts, manifest)
                 backup = apply_plan(host, plan, manifest)
             if not as_json:
@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
                 if not as_json:
                     _print_diffs(plan)
                 return result(plan, None, applied=False)
-            with host.lock():
+            with host.lock(manifest):
                 plan = plan_disable(host, manifest, purge)
                 backup = apply_plan(host, plan, manifest)
             if not as_json:
@@ -249,7 +249,7 @@ def register(app: typer.Typer) -> None:
                     _print_diffs(plan)
                 out = result(plan, None, applied=False)
             else:
-                with host.lock():
+                with host.lock(manifest):
                     plan, used = plan_rollback(host)
                     apply_plan(host, plan, manifest, backup=False)
                 if not as_json:

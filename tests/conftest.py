@@ -1,0 +1,49 @@
+"""Shared test fixtures: the project's own manifests, the shared corpus, and sandbox roots."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures" / "manifests"
+BROKEN = REPO / "fixtures" / "broken"
+GOLDEN = REPO / "fixtures" / "golden"
+CORPUS = REPO.parent / "shared" / "corpus" / "manifests"
+MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+
+
+def fixture_files() -> list[Path]:
+    return sorted(FIXTURES.glob("*.yaml"))
+
+
+def corpus_files() -> list[Path]:
+    return sorted(CORPUS.glob("*.yaml")) if CORPUS.is_dir() else []
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every path under root with its bytes (None for directories) and mode: to prove nothing changed."""
+    snap: dict[str, tuple[bytes | None, int]] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        snap[str(path.relative_to(root))] = (path.read_bytes() if path.is_file() else None, st.st_mode)
+    return snap
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A node root with a kubeadm manifest (pass a fixture name to `sandbox(name)`)."""
+
+    def make(name: str | Path = "kubeadm-v1.30.4.yaml") -> Path:
+        root = tmp_path / "node"
+        manifests = root / "etc/kubernetes/manifests"
+        manifests.mkdir(parents=True, exist_ok=True)
+        source = name if isinstance(name, Path) else FIXTURES / name
+        target = manifests / "kube-apiserver.yaml"
+        shutil.copyfile(source, target)
+        target.chmod(0o600)
+        return root
+
+    return make
