@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kauditcfg.errors import InvalidInput, PreflightRefused, UsageError
 from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
-from kauditcfg.manifest.patch import patch_manifest
+from kauditcfg.manifest.patch import patch_pod
 from kauditcfg.manifest.pod import ApiServerPod, load_apiserver_pod, path_within
 from kauditcfg.manifest.yamltext import parse_documents
 from kauditcfg.plan import FileChange, Plan
@@ -129,8 +129,8 @@ def plan_enable(host: Host, opts: EnableOptions, manifest: str = DEFAULT_MANIFES
     policy = _policy_bytes(opts, version)
     flags = wanted_flags(opts)
     config = build_config(flags, policy)
-    text = patch_manifest(pod, config)
-    after = text.encode("utf-8")
+    patched = patch_pod(pod, config)
+    after = patched.doc.text.encode("utf-8")
     plan = Plan(command="enable")
     plan.files.append(
         FileChange(
@@ -144,7 +144,6 @@ def plan_enable(host: Host, opts: EnableOptions, manifest: str = DEFAULT_MANIFES
         )
     )
     plan.files.append(FileChange(manifest, before, after, mode=stat[0], keep_mode=True, before_stat=stat))
-    patched = load_apiserver_pod(text, manifest) if after != before else pod
     _preflight(host, patched, plan, opts, version)
     plan.restart_required = before != after
     return plan

@@ -210,11 +210,38 @@ def test_log_to_stdout_needs_no_log_mount() -> None:
     assert "/var/log/kubernetes/audit" not in [m["mountPath"] for m in pod.mounts]
 
 
-def test_flow_style_flag_list_is_refused_with_a_clear_message() -> None:
-    text = (
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\nspec:\n  containers:\n"
-        "  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:v1.30.0\n"
-        "    command: [kube-apiserver, --secure-port=6443]\n"
-    )
-    with pytest.raises(InvalidInput, match="flow-style list"):
+FLOW = """apiVersion: v1
+kind: Pod
+metadata:
+  name: kube-apiserver
+  annotations: {}
+spec:
+  containers:
+  - name: kube-apiserver
+    image: registry.k8s.io/kube-apiserver:v1.30.1
+    args: ["--secure-port=6443", "--audit-log-maxage", "3", --audit-log-format=json]
+    volumeMounts: []
+  volumes: []"""
+
+
+def test_flow_style_lists_are_edited_in_flow_style() -> None:
+    out = enable_text(FLOW)
+    assert (
+        '    args: ["--secure-port=6443", "--audit-log-maxage=30", --audit-log-format=json, '
+        '"--audit-policy-file=/etc/kubernetes/audit/policy.yaml", '
+        '"--audit-log-path=/var/log/kubernetes/audit/audit.log", "--audit-log-maxbackup=10", '
+        '"--audit-log-maxsize=100"]\n'
+    ) in out
+    pod = load_apiserver_pod(out, "x")
+    assert pod.flag("audit-log-format") == "json"  # a flag we do not manage is kept
+    assert [m["name"] for m in pod.mounts] == ["audit-log", "audit-policy"]
+    assert enable_text(out) == out
+    back = disable_text(out)
+    assert back.endswith('    args: ["--secure-port=6443"]')
+    assert not back.endswith("\n")  # the original had no final newline
+
+
+def test_flow_style_metadata_is_refused_with_a_clear_message() -> None:
+    text = FLOW.replace("metadata:\n  name: kube-apiserver\n  annotations: {}\n", "metadata: {name: kube-apiserver}\n")
+    with pytest.raises(InvalidInput, match=r"metadata is written in flow style .*rewrite it as a block mapping"):
         enable_text(text)

@@ -102,7 +102,10 @@ class _Patcher:
         """Add `key: value` to the mapping at `map_path`, at its sorted place when keys are sorted."""
         mapping = node_at(self.root, map_path)
         if not isinstance(mapping, MappingNode) or mapping.flow_style:
-            raise InvalidInput(f"{self.source}: {'.'.join(map(str, map_path))} is not a block mapping")
+            raise InvalidInput(
+                f"{self.source}: {'.'.join(map(str, map_path))} is written in flow style ({{...}}) or is not "
+                f"a mapping; kauditcfg needs to add {key!r} there: rewrite it as a block mapping"
+            )
         keys = [str(k.value) for k, _ in mapping.value]
         index = len(keys)
         if _is_sorted(keys):
@@ -171,7 +174,7 @@ class _Patcher:
                 seen.add(flag.name)
                 text = f"--{flag.name}={wanted[flag.name]}"
                 if flag.value_index is not None or items[flag.index] != text:
-                    self.editor.replace_node(seq.value[flag.index], render_scalar(text))
+                    self.editor.replace_scalar(seq.value[flag.index], text)
                 if flag.value_index is not None:
                     deleted.add(flag.value_index)
             elif want is None or flag.name in seen:
@@ -459,15 +462,20 @@ def _verify(before: ApiServerPod, after: ApiServerPod, want: AuditConfig | None,
         raise bug("changed more than the audit settings")
 
 
-def patch_manifest(pod: ApiServerPod, want: AuditConfig | None) -> str:
-    """The manifest text with `want` applied (None: every audit setting removed)."""
+def patch_pod(pod: ApiServerPod, want: AuditConfig | None) -> ApiServerPod:
+    """The pod with `want` applied (None: every audit setting removed), parsed from its new text."""
     patcher = _Patcher(pod, want)
     patcher.flags()
     patcher.volumes()
     patcher.annotation()
     text = patcher.editor.render()
     if text == pod.doc.text:
-        return text
+        return pod
     after = load_apiserver_pod(text, pod.doc.source)
     _verify(pod, after, want, patcher.removed_volumes | patcher.added_volumes)
-    return text
+    return after
+
+
+def patch_manifest(pod: ApiServerPod, want: AuditConfig | None) -> str:
+    """The manifest text with `want` applied (None: every audit setting removed)."""
+    return patch_pod(pod, want).doc.text

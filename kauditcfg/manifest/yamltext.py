@@ -77,7 +77,8 @@ def parse_documents(text: str, source: str) -> list[YamlDoc]:
     yaml = _yaml()
     try:
         nodes = [n for n in yaml.compose_all(text) if n is not None]
-        datas = [d for d in _yaml().load_all(text) if d is not None]
+        # Constructing from the composed nodes saves a second parse (and checks duplicate keys).
+        datas = [yaml.constructor.construct_document(n) for n in nodes]
     except YAMLError as exc:
         problem = _problem(exc)
         if "duplicate key" in problem or "found duplicate" in problem:
@@ -85,8 +86,6 @@ def parse_documents(text: str, source: str) -> list[YamlDoc]:
         raise InvalidInput(f"{source}: invalid YAML: {problem}; fix the syntax and run again") from None
     except Exception as exc:  # ruamel raises a few non-YAMLError types on odd input
         raise InvalidInput(f"{source}: invalid YAML: {exc}; fix the syntax and run again") from None
-    if len(nodes) != len(datas):
-        raise InvalidInput(f"{source}: could not read the YAML documents consistently; fix the syntax")
     return [YamlDoc(text, n, to_plain(d), source) for n, d in zip(nodes, datas, strict=True)]
 
 
@@ -226,6 +225,11 @@ def render_scalar(value: Any) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _flow_scalar(value: Any) -> str:
+    """Inside [...] a plain scalar may not hold , [ ] { }: strings are always double-quoted there."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else render_scalar(value)
+
+
 def render_mapping_lines(
     mapping: dict[str, Any], col: int, style: Style, first_prefix: str | None = None
 ) -> list[str]:
@@ -273,6 +277,14 @@ class Splice:
     start: int
     end: int
     text: str
+    value: Any = None  # the scalar a replacement writes, for re-rendering it inside a flow list
+
+
+@dataclass
+class _FlowEdit:
+    seq: SequenceNode
+    deletes: set[int] = field(default_factory=set)
+    inserts: dict[int, list[Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -282,6 +294,7 @@ class TextEditor:
     doc: YamlDoc
     style: Style = field(init=False)
     splices: list[Splice] = field(default_factory=list)
+    flow_edits: dict[int, _FlowEdit] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.style = detect_style(self.doc)
@@ -299,7 +312,10 @@ class TextEditor:
         return offset - self.line_start(offset)
 
     # primitive operations
-    def replace_node(self, node: Node, text: str) -> None:
+    def replace_scalar(self, node: Node, value: Any) -> None:
+        self.replace_node(node, render_scalar(value), value)
+
+    def replace_node(self, node: Node, text: str, value: Any = None) -> None:
         start, end = node.start_mark.index, node.end_mark.index
         # Keep an aligned inline comment in its column: absorb or add the padding before "#".
         rest = self.doc.text[end : self.line_end(end)]
@@ -308,7 +324,7 @@ class TextEditor:
             grow = len(text) - (end - start)
             text += " " * max(1, pad - grow)
             end += pad
-        self.splices.append(Splice(start, end, text))
+        self.splices.append(Splice(start, end, text, value))
 
     def delete_lines(self, start: int, last_char: int) -> None:
         """Remove the whole lines from the one holding `start` to the one holding `last_char`."""
@@ -338,8 +354,47 @@ class TextEditor:
         return (dash if dash >= 0 else start), content_end(item) - 1
 
     def delete_seq_item(self, seq: SequenceNode, index: int) -> None:
+        if seq.flow_style:
+            self._flow(seq).deletes.add(index)
+            return
         start, last = self.seq_item_span(seq, index)
         self.delete_lines(start, last)
+
+    def _flow(self, seq: SequenceNode) -> _FlowEdit:
+        return self.flow_edits.setdefault(id(seq), _FlowEdit(seq))
+
+    def _insert_flow(self, key: ScalarNode, seq: SequenceNode, index: int, items: Sequence[Any]) -> None:
+        if all(not isinstance(item, dict | list) for item in items):
+            self._flow(seq).inserts.setdefault(index, []).extend(items)
+            return
+        if seq.value:
+            raise InvalidInput(
+                f"{self.doc.source}: line {seq.start_mark.line + 1}: a non-empty flow-style list ([...]) of "
+                "mappings cannot be edited faithfully; rewrite it as a block list (one '- item' per line)"
+            )
+        # `key: []` becomes a block list.
+        dash_col = self.column(key.start_mark.index) + self.style.seq_offset
+        lines = render_seq_lines(items, dash_col, self.style)
+        nl = self.style.newline
+        self.splices.append(Splice(key.end_mark.index, seq.end_mark.index, ":" + nl + nl.join(lines)))
+
+    def _render_flow(self, edit: _FlowEdit) -> Splice:
+        """A flow list with edits is written again as one `[a, b]`, its kept items' text unchanged."""
+        text = self.doc.text
+        by_start = {s.start: s for s in self.splices if s.start != s.end}
+        texts: list[str] = []
+        for i, node in enumerate(edit.seq.value):
+            texts.extend(_flow_scalar(x) for x in edit.inserts.get(i, []))
+            if i in edit.deletes:
+                continue
+            replaced = by_start.get(node.start_mark.index)
+            if replaced is not None:
+                self.splices.remove(replaced)
+                texts.append(_flow_scalar(replaced.value) if replaced.value is not None else replaced.text)
+            else:
+                texts.append(text[node.start_mark.index : node.end_mark.index])
+        texts.extend(_flow_scalar(x) for x in edit.inserts.get(len(edit.seq.value), []))
+        return Splice(edit.seq.start_mark.index, edit.seq.end_mark.index, "[" + ", ".join(texts) + "]")
 
     def insert_seq_items(
         self, key: ScalarNode, seq: SequenceNode, index: int, items: Sequence[Any], like: int | None = None
@@ -350,10 +405,8 @@ class TextEditor:
         at `index` stay above it; before the first item means right after the key's line.
         """
         if seq.flow_style:
-            raise InvalidInput(
-                f"{self.doc.source}: line {seq.start_mark.line + 1}: a flow-style list ([...]) cannot be "
-                "edited faithfully; rewrite it as a block list (one '- item' per line)"
-            )
+            self._insert_flow(key, seq, index, items)
+            return
         dash_col = (
             seq.start_mark.column if seq.value else self.column(key.start_mark.index) + self.style.seq_offset
         )
@@ -390,6 +443,9 @@ class TextEditor:
         self.delete_lines(key.start_mark.index, max(content_end(value), key.end_mark.index) - 1)
 
     def render(self) -> str:
+        for edit in self.flow_edits.values():
+            self.splices.append(self._render_flow(edit))
+        self.flow_edits.clear()
         # Insertions at one offset keep the order they were made in.
         merged: dict[int, str] = {}
         others: list[Splice] = []
@@ -402,9 +458,21 @@ class TextEditor:
         ordered = sorted(others, key=lambda s: (s.start, s.end > s.start), reverse=True)
         text = self.doc.text
         floor = len(text) + 1
+        floor_deletes = False
         for splice in ordered:
-            if splice.end > floor:
-                raise AssertionError(f"overlapping edits at offset {splice.start}")
-            text = text[: splice.start] + splice.text + text[splice.end :]
+            end = splice.end
+            if end > floor:
+                # Two deletions may share a newline (removing the last lines of a file without a final
+                # newline); their union is what both want. Any other overlap is a bug.
+                if not (floor_deletes and not splice.text):
+                    raise AssertionError(f"overlapping edits at offset {splice.start}")
+                end = floor
+            text = text[: splice.start] + splice.text + text[end:]
             floor = splice.start
+            floor_deletes = not splice.text
+        original = self.doc.text
+        touched_end = any(s.end == len(original) for s in others)
+        if touched_end and not original.endswith("\n") and text.endswith("\n"):
+            # A missing final newline stays missing, whatever was removed before it.
+            text = text[:-2] if text.endswith("\r\n") else text[:-1]
         return text
