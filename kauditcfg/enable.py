@@ -117,8 +117,8 @@ def _check_paths(opts: EnableOptions, manifest: str) -> None:
             raise UsageError(f"{option} {path!r}: must be an absolute path on the node")
         if path_within(path, static_dir):
             raise PreflightRefused(
-                f"{option} {path}: inside the static pod directory {static_dir}; the kubelet would try to run "
-                "it as a pod: choose a path outside it"
+                f"{option} {path}: inside the static pod directory {static_dir}; the kubelet would try to "
+                "run it as a pod: choose a path outside it"
             )
 
 
@@ -157,7 +157,9 @@ def _preflight(host: Host, pod: ApiServerPod, plan: Plan, opts: EnableOptions, v
         host,
         pod,
         files,
-        PreflightOptions(version=version, fix_ownership=opts.fix_ownership, allow_unbounded=opts.allow_unbounded),
+        PreflightOptions(
+            version=version, fix_ownership=opts.fix_ownership, allow_unbounded=opts.allow_unbounded
+        ),
     )
     if report.problems:
         raise PreflightRefused(report.problems[0], report.problems)

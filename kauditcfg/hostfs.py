@@ -135,7 +135,13 @@ def write_backup(host: Host, paths: list[str], command: str) -> str:
         copy = real_dir / "files" / host_path.lstrip("/")
         atomic_write(copy, real.read_bytes(), 0o600)
         entries.append(
-            {"path": host_path, "existed": True, "mode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid}
+            {
+                "path": host_path,
+                "existed": True,
+                "mode": st.st_mode & 0o7777,
+                "uid": st.st_uid,
+                "gid": st.st_gid,
+            }
         )
     index = {"command": command, "created": datetime.now(UTC).isoformat(), "files": entries}
     atomic_write(real_dir / "index.json", json.dumps(index, indent=2).encode(), 0o600)
@@ -169,4 +175,6 @@ def backup_copy(host: Host, backup_dir: str, host_path: str) -> bytes:
     try:
         return host.path(f"{backup_dir}/files/{host_path.lstrip('/')}").read_bytes()
     except OSError as exc:
-        raise KauditError(f"{backup_dir}: the copy of {host_path} is unreadable ({exc}); nothing restored") from None
+        raise KauditError(
+            f"{backup_dir}: the copy of {host_path} is unreadable ({exc}); nothing restored"
+        ) from None

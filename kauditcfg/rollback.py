@@ -11,7 +11,9 @@ from kauditcfg.plan import FileChange, Plan
 def plan_rollback(host: Host) -> tuple[Plan, str]:
     found = latest_backup(host)
     if found is None:
-        raise InvalidInput("/var/lib/kauditcfg/backups: no backup to roll back to; run enable or disable first")
+        raise InvalidInput(
+            "/var/lib/kauditcfg/backups: no backup to roll back to; run enable or disable first"
+        )
     backup_dir, entries = found
     plan = Plan(command="rollback")
     for entry in entries:

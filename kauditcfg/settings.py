@@ -64,4 +64,6 @@ def config_hash(flags: dict[str, str], policy: bytes, webhook: bytes | None) -> 
 
 
 def build_config(flags: dict[str, str], policy: bytes, webhook: bytes | None = None) -> AuditConfig:
-    return AuditConfig(flags=dict(flags), mounts=mounts_for(flags), config_hash=config_hash(flags, policy, webhook))
+    return AuditConfig(
+        flags=dict(flags), mounts=mounts_for(flags), config_hash=config_hash(flags, policy, webhook)
+    )

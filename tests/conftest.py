@@ -47,3 +47,18 @@ def sandbox(tmp_path: Path):  # type: ignore[no-untyped-def]
         return root
 
     return make
+
+
+class _RoomyDisk:
+    """statvfs of a filesystem with 1 TiB available: CI machines sometimes have little free disk, and
+    the preflight's budget check would then (rightly) refuse; tests that test that check set their own."""
+
+    f_frsize = 4096
+    f_bavail = (1 << 40) // 4096
+
+
+@pytest.fixture(autouse=True)
+def _roomy_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kauditcfg.preflight
+
+    monkeypatch.setattr(kauditcfg.preflight, "default_statvfs", lambda path: _RoomyDisk())

@@ -28,7 +28,7 @@ def manifest_of(root: Path) -> Path:
 def test_enable_writes_policy_and_manifest(sandbox) -> None:  # type: ignore[no-untyped-def]
     root = sandbox()
     original = manifest_of(root).read_bytes()
-    code, out, err = cli("enable", "--root", str(root), "--profile", "cks")
+    code, _, err = cli("enable", "--root", str(root), "--profile", "cks")
     assert code == 0, err
     text = manifest_of(root).read_text()
     assert "- --audit-policy-file=/etc/kubernetes/audit/policy.yaml\n" in text
@@ -93,7 +93,10 @@ def test_json_result_has_the_ansible_shape(sandbox) -> None:  # type: ignore[no-
     assert actions[MANIFEST] == ("modified", "0600")
     assert actions["/etc/kubernetes/audit/policy.yaml"] == ("created", "0600")
     entry = next(d for d in result["diff"] if d["after_header"] == MANIFEST)
-    assert entry["before"] == (Path(__file__).parent.parent / "fixtures/manifests/kubeadm-v1.30.4.yaml").read_text()
+    assert (
+        entry["before"]
+        == (Path(__file__).parent.parent / "fixtures/manifests/kubeadm-v1.30.4.yaml").read_text()
+    )
     assert result["backup"].startswith("/var/lib/kauditcfg/backups/")
 
 
@@ -140,13 +143,29 @@ def test_bring_your_own_policy_is_copied(sandbox, tmp_path: Path) -> None:  # ty
 def test_log_options_become_flags(sandbox) -> None:  # type: ignore[no-untyped-def]
     root = sandbox()
     code, _, err = cli(
-        "enable", "--root", str(root), "--log-path", "/var/log/audit/kube/audit.log",
-        "--log-maxage", "45", "--log-maxbackup", "12", "--log-maxsize", "200", "--log-format", "json",
+        "enable",
+        "--root",
+        str(root),
+        "--log-path",
+        "/var/log/audit/kube/audit.log",
+        "--log-maxage",
+        "45",
+        "--log-maxbackup",
+        "12",
+        "--log-maxsize",
+        "200",
+        "--log-format",
+        "json",
     )
     assert code == 0, err
     text = manifest_of(root).read_text()
-    for flag in ("--audit-log-path=/var/log/audit/kube/audit.log", "--audit-log-maxage=45",
-                 "--audit-log-maxbackup=12", "--audit-log-maxsize=200", "--audit-log-format=json"):
+    for flag in (
+        "--audit-log-path=/var/log/audit/kube/audit.log",
+        "--audit-log-maxage=45",
+        "--audit-log-maxbackup=12",
+        "--audit-log-maxsize=200",
+        "--audit-log-format=json",
+    ):
         assert f"    - {flag}\n" in text
     assert "path: /var/log/audit/kube\n" in text
 
@@ -156,7 +175,7 @@ def test_bad_manifest_exits_3_with_one_line_and_changes_nothing(sandbox, name: s
     root = sandbox(BROKEN / name)
     before = tree_snapshot(root)
     for command in ("enable", "diff", "disable"):
-        code, out, err = cli(command, "--root", str(root))
+        code, _, err = cli(command, "--root", str(root))
         assert code == 3, (command, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"kauditcfg: error: {MANIFEST}: "), err
@@ -165,18 +184,22 @@ def test_bad_manifest_exits_3_with_one_line_and_changes_nothing(sandbox, name: s
 
 
 def test_missing_manifest_is_exit_3_and_json_errors(tmp_path: Path) -> None:
-    code, out, err = cli("enable", "--root", str(tmp_path), "--json")
+    code, out, _ = cli("enable", "--root", str(tmp_path), "--json")
     assert code == 3
     result = json.loads(out)
     assert result["changed"] is False
-    assert result["errors"] == [f"{MANIFEST}: no such file; pass --manifest with the kube-apiserver manifest path"]
+    assert result["errors"] == [
+        f"{MANIFEST}: no such file; pass --manifest with the kube-apiserver manifest path"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 
 def test_policy_path_inside_the_manifests_directory_is_refused(sandbox) -> None:  # type: ignore[no-untyped-def]
     root = sandbox()
     before = tree_snapshot(root)
-    code, _, err = cli("enable", "--root", str(root), "--policy-path", "/etc/kubernetes/manifests/policy.yaml")
+    code, _, err = cli(
+        "enable", "--root", str(root), "--policy-path", "/etc/kubernetes/manifests/policy.yaml"
+    )
     assert code == 4
     assert "inside the static pod directory" in err
     assert tree_snapshot(root) == before

@@ -71,21 +71,30 @@ def test_corpus_enable_diff_disable_rollback(path: Path, tmp_path: Path) -> None
         hits = [f for f in pod.flags if f.name == name]
         assert len(hits) == 1 and hits[0].value == value and hits[0].value_index is None, name
     # every path kube-apiserver opens is under a hostPath mount mapping it to the same host path
-    for path_in_pod, writable in (("/etc/kubernetes/audit/policy.yaml", False), ("/var/log/kubernetes/audit", True)):
+    for path_in_pod, writable in (
+        ("/etc/kubernetes/audit/policy.yaml", False),
+        ("/var/log/kubernetes/audit", True),
+    ):
         host, mount = pod.host_path_of(path_in_pod)
         assert host == path_in_pod
         assert mount is not None and (not writable or not mount.get("readOnly", False))
 
     # every comment and every line not about audit is still there, byte for byte
     removed = [
-        line[2:] for line in difflib.ndiff(original.splitlines(), enabled.splitlines()) if line.startswith("- ")
+        line[2:]
+        for line in difflib.ndiff(original.splitlines(), enabled.splitlines())
+        if line.startswith("- ")
     ]
     before_pod = load_apiserver_pod(original, path.name)
     gone = [v for v in before_pod.volumes if v.get("name") not in {w.get("name") for w in pod.volumes}]
-    gone_words = [str(v.get("name")) for v in gone] + [str((v.get("hostPath") or {}).get("path")) for v in gone]
+    gone_words = [str(v.get("name")) for v in gone] + [
+        str((v.get("hostPath") or {}).get("path")) for v in gone
+    ]
     structural = ("hostPath:", "type:", "readOnly:")
     for line in removed:
-        assert "audit" in line or any(w in line for w in gone_words) or line.strip().startswith(structural), line
+        assert "audit" in line or any(w in line for w in gone_words) or line.strip().startswith(structural), (
+            line
+        )
     for line in original.splitlines():
         if "#" in line and "audit" not in line:
             assert line in enabled.splitlines()

@@ -3,15 +3,19 @@ enable only adds lines, a second enable changes nothing, and disable gives back 
 
 from __future__ import annotations
 
+from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_manifest_patch import CONFIG, added_and_removed, disable_text, enable_text
 
-from conftest import FIXTURES
-
 BASES = [
     (FIXTURES / name).read_text()
-    for name in ("kubeadm-v1.30.4.yaml", "kubeadm-v1.19.16.yaml", "kubeadm-v1.28.9-indented.yaml", "kops-v1.27.3-args.yaml")
+    for name in (
+        "kubeadm-v1.30.4.yaml",
+        "kubeadm-v1.19.16.yaml",
+        "kubeadm-v1.28.9-indented.yaml",
+        "kops-v1.27.3-args.yaml",
+    )
 ]
 
 edits = st.lists(
@@ -42,7 +46,9 @@ def mutate(text: str, changes: list[tuple[str, int, int, str]]) -> str:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(base=st.sampled_from(BASES), changes=edits)
-def test_hand_formatting_survives_enable_and_disable(base: str, changes: list[tuple[str, int, int, str]]) -> None:
+def test_hand_formatting_survives_enable_and_disable(
+    base: str, changes: list[tuple[str, int, int, str]]
+) -> None:
     original = mutate(base, changes)
     enabled = enable_text(original)
     _, removed = added_and_removed(original, enabled)

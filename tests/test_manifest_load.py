@@ -37,7 +37,11 @@ def test_container_found_by_name_among_several() -> None:
 
 
 def test_hyperkube_apiserver_is_recognised_without_the_name() -> None:
-    text = (FIXTURES / "hyperkube-v1.12.10.yaml").read_text().replace("name: kube-apiserver\n    image", "name: api\n    image")
+    text = (
+        (FIXTURES / "hyperkube-v1.12.10.yaml")
+        .read_text()
+        .replace("name: kube-apiserver\n    image", "name: api\n    image")
+    )
     pod = load_apiserver_pod(text, "x")
     assert pod.container["command"][:2] == ["/hyperkube", "apiserver"]
 

@@ -108,9 +108,13 @@ def test_two_item_flag_is_rewritten_in_place_as_flag_equals_value() -> None:
 
 
 def test_duplicate_audit_flags_collapse_to_one() -> None:
-    text = (FIXTURES / "kubeadm-v1.30.4.yaml").read_text().replace(
-        "    - --authorization-mode=Node,RBAC\n",
-        "    - --audit-log-maxage=5\n    - --authorization-mode=Node,RBAC\n    - --audit-log-maxage=6\n",
+    text = (
+        (FIXTURES / "kubeadm-v1.30.4.yaml")
+        .read_text()
+        .replace(
+            "    - --authorization-mode=Node,RBAC\n",
+            "    - --audit-log-maxage=5\n    - --authorization-mode=Node,RBAC\n    - --audit-log-maxage=6\n",
+        )
     )
     pod = load_apiserver_pod(enable_text(text), "x")
     assert [f.name for f in pod.flags].count("audit-log-maxage") == 1
@@ -151,9 +155,13 @@ def test_comments_stay_where_they_were() -> None:
 
 
 def test_aligned_inline_comment_keeps_its_column() -> None:
-    text = (FIXTURES / "kubeadm-v1.30.4.yaml").read_text().replace(
-        "    - --authorization-mode=Node,RBAC\n",
-        "    - --audit-log-maxage=7          # hand-set\n    - --authorization-mode=Node,RBAC\n",
+    text = (
+        (FIXTURES / "kubeadm-v1.30.4.yaml")
+        .read_text()
+        .replace(
+            "    - --authorization-mode=Node,RBAC\n",
+            "    - --audit-log-maxage=7          # hand-set\n    - --authorization-mode=Node,RBAC\n",
+        )
     )
     out = enable_text(text)
     assert "    - --audit-log-maxage=30         # hand-set\n" in out
@@ -178,9 +186,14 @@ def test_config_change_changes_the_hash_annotation() -> None:
 
 
 def test_conflicting_mount_is_refused() -> None:
-    text = (FIXTURES / "kubeadm-v1.30.4.yaml").read_text().replace(
-        "    - mountPath: /etc/ssl/certs\n",
-        "    - mountPath: /var/log/kubernetes/audit\n      name: k8s-certs\n    - mountPath: /etc/ssl/certs\n",
+    text = (
+        (FIXTURES / "kubeadm-v1.30.4.yaml")
+        .read_text()
+        .replace(
+            "    - mountPath: /etc/ssl/certs\n",
+            "    - mountPath: /var/log/kubernetes/audit\n      name: k8s-certs\n"
+            "    - mountPath: /etc/ssl/certs\n",
+        )
     )
     with pytest.raises(PreflightRefused, match="covers /var/log/kubernetes/audit but mounts host path"):
         enable_text(text)
@@ -242,6 +255,10 @@ def test_flow_style_lists_are_edited_in_flow_style() -> None:
 
 
 def test_flow_style_metadata_is_refused_with_a_clear_message() -> None:
-    text = FLOW.replace("metadata:\n  name: kube-apiserver\n  annotations: {}\n", "metadata: {name: kube-apiserver}\n")
-    with pytest.raises(InvalidInput, match=r"metadata is written in flow style .*rewrite it as a block mapping"):
+    text = FLOW.replace(
+        "metadata:\n  name: kube-apiserver\n  annotations: {}\n", "metadata: {name: kube-apiserver}\n"
+    )
+    with pytest.raises(
+        InvalidInput, match=r"metadata is written in flow style .*rewrite it as a block mapping"
+    ):
         enable_text(text)

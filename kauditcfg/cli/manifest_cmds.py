@@ -19,8 +19,17 @@ from kauditcfg.rollback import plan_rollback
 from kauditcfg.settings import LOG_PATH, POLICY_PATH
 from kauditcfg.versions import parse_version
 
-Root = Annotated[Path, typer.Option("--root", help="Resolve every host path under DIR (paths written into the manifest stay real host paths).", metavar="DIR")]
-Manifest = Annotated[str, typer.Option("--manifest", help="The kube-apiserver static pod manifest (a host path).")]
+Root = Annotated[
+    Path,
+    typer.Option(
+        "--root",
+        help="Resolve every host path under DIR (paths written into the manifest stay real host paths).",
+        metavar="DIR",
+    ),
+]
+Manifest = Annotated[
+    str, typer.Option("--manifest", help="The kube-apiserver static pod manifest (a host path).")
+]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else there.")]
 
 
@@ -65,7 +74,10 @@ def _summary(plan: Plan, backup: str | None) -> None:
     if backup:
         say(f"backup of the replaced files: {backup} (undo with: kauditcfg rollback)")
     if plan.restart_required:
-        say("the kubelet will restart kube-apiserver now; check it with: kubectl -n kube-system get pod -l component=kube-apiserver")
+        say(
+            "the kubelet will restart kube-apiserver now; check it with: "
+            "kubectl -n kube-system get pod -l component=kube-apiserver"
+        )
 
 
 def _enable_options(
@@ -104,19 +116,48 @@ def _enable_options(
 
 # Options shared by enable and diff, declared once.
 Profile = Annotated[str, typer.Option("--profile", help="Policy profile: cks, cis, production, minimal.")]
-PolicyFile = Annotated[Path | None, typer.Option("--policy-file", help="Bring your own policy (a local file) instead of the profile's; it is copied to --policy-path.", dir_okay=False)]
-SetValues = Annotated[list[str] | None, typer.Option("--set", help="Profile parameter key=value (repeatable).")]
-ValuesFile = Annotated[Path | None, typer.Option("--values", help="YAML file of profile parameters.", dir_okay=False)]
+PolicyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy-file",
+        help="Bring your own policy (a local file) instead of the profile's; it is copied to --policy-path.",
+        dir_okay=False,
+    ),
+]
+SetValues = Annotated[
+    list[str] | None, typer.Option("--set", help="Profile parameter key=value (repeatable).")
+]
+ValuesFile = Annotated[
+    Path | None, typer.Option("--values", help="YAML file of profile parameters.", dir_okay=False)
+]
 PolicyPath = Annotated[str, typer.Option("--policy-path", help="Where the policy is written on the node.")]
 LogPath = Annotated[str, typer.Option("--log-path", help="Audit log file on the node ('-' for stdout).")]
-MaxAge = Annotated[int | None, typer.Option("--log-maxage", help="Days to keep old log files (profile default 30).")]
-MaxBackup = Annotated[int | None, typer.Option("--log-maxbackup", help="Old log files to keep (profile default 10).")]
-MaxSize = Annotated[int | None, typer.Option("--log-maxsize", help="MB before a log file is rotated (profile default 100).")]
+MaxAge = Annotated[
+    int | None, typer.Option("--log-maxage", help="Days to keep old log files (profile default 30).")
+]
+MaxBackup = Annotated[
+    int | None, typer.Option("--log-maxbackup", help="Old log files to keep (profile default 10).")
+]
+MaxSize = Annotated[
+    int | None, typer.Option("--log-maxsize", help="MB before a log file is rotated (profile default 100).")
+]
 LogFormat = Annotated[str | None, typer.Option("--log-format", help="json or legacy.")]
-LogCompress = Annotated[bool | None, typer.Option("--log-compress/--no-log-compress", help="gzip rotated log files.", show_default=False)]
-K8sVersion = Annotated[str | None, typer.Option("--kubernetes-version", help="X.Y (default: from the manifest's image tag).")]
-FixOwnership = Annotated[bool, typer.Option("--fix-ownership", help="chown/chmod the log directory for the pod's runAsUser.")]
-AllowUnbounded = Annotated[bool, typer.Option("--allow-unbounded", help="Accept --log-maxbackup 0 or --log-maxsize 0 (no retention limit).")]
+LogCompress = Annotated[
+    bool | None,
+    typer.Option("--log-compress/--no-log-compress", help="gzip rotated log files.", show_default=False),
+]
+K8sVersion = Annotated[
+    str | None, typer.Option("--kubernetes-version", help="X.Y (default: from the manifest's image tag).")
+]
+FixOwnership = Annotated[
+    bool, typer.Option("--fix-ownership", help="chown/chmod the log directory for the pod's runAsUser.")
+]
+AllowUnbounded = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unbounded", help="Accept --log-maxbackup 0 or --log-maxsize 0 (no retention limit)."
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -138,7 +179,9 @@ def register(app: typer.Typer) -> None:
         kubernetes_version: K8sVersion = None,
         fix_ownership: FixOwnership = False,
         allow_unbounded: AllowUnbounded = False,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing, exit 0.")] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Print the diff, write nothing, exit 0.")
+        ] = False,
         as_json: Json = False,
     ) -> None:
         """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
@@ -146,8 +189,19 @@ def register(app: typer.Typer) -> None:
 
         def body() -> dict[str, Any]:
             opts = _enable_options(
-                profile, policy_file, set_values, values_file, policy_path, log_path, log_maxage,
-                log_maxbackup, log_maxsize, log_format, log_compress, kubernetes_version, fix_ownership,
+                profile,
+                policy_file,
+                set_values,
+                values_file,
+                policy_path,
+                log_path,
+                log_maxage,
+                log_maxbackup,
+                log_maxsize,
+                log_format,
+                log_compress,
+                kubernetes_version,
+                fix_ownership,
                 allow_unbounded,
             )
             if dry_run:
@@ -191,8 +245,19 @@ def register(app: typer.Typer) -> None:
 
         def body() -> Plan:
             opts = _enable_options(
-                profile, policy_file, set_values, values_file, policy_path, log_path, log_maxage,
-                log_maxbackup, log_maxsize, log_format, log_compress, kubernetes_version, fix_ownership,
+                profile,
+                policy_file,
+                set_values,
+                values_file,
+                policy_path,
+                log_path,
+                log_maxage,
+                log_maxbackup,
+                log_maxsize,
+                log_format,
+                log_compress,
+                kubernetes_version,
+                fix_ownership,
                 allow_unbounded,
             )
             return plan_enable(host, opts, manifest)
@@ -208,7 +273,9 @@ def register(app: typer.Typer) -> None:
     def disable(
         root: Root = Path("/"),
         manifest: Manifest = DEFAULT_MANIFEST,
-        purge: Annotated[bool, typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy).")] = False,
+        purge: Annotated[
+            bool, typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy).")
+        ] = False,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing.")] = False,
         as_json: Json = False,
     ) -> None:

@@ -232,7 +232,11 @@ class _Patcher:
         raw_volumes = list(pod.spec.get("volumes") or [])
         audit_paths = self._old_audit_paths()
         other_paths = self._other_paths()
-        owned = {i for i, m in enumerate(raw_mounts) if isinstance(m, dict) and self._audit_owned(m, audit_paths, other_paths)}
+        owned = {
+            i
+            for i, m in enumerate(raw_mounts)
+            if isinstance(m, dict) and self._audit_owned(m, audit_paths, other_paths)
+        }
         needed: set[int] = set()
         new_mounts: list[tuple[str, dict[str, Any]]] = []
         new_volumes: list[tuple[str, dict[str, Any]]] = []
@@ -279,11 +283,15 @@ class _Patcher:
             new_mounts.append((vol_name, mount_obj))
 
         remove_mounts = owned - needed
-        kept_refs = {
-            str(m.get("name"))
-            for i, m in enumerate(raw_mounts)
-            if isinstance(m, dict) and i not in remove_mounts
-        } | self._other_container_refs() | reused_volumes
+        kept_refs = (
+            {
+                str(m.get("name"))
+                for i, m in enumerate(raw_mounts)
+                if isinstance(m, dict) and i not in remove_mounts
+            }
+            | self._other_container_refs()
+            | reused_volumes
+        )
         removed_refs = {str(raw_mounts[i].get("name")) for i in remove_mounts}
         remove_volumes = {
             i
@@ -306,8 +314,10 @@ class _Patcher:
             if not isinstance(mount, dict):
                 continue
             mount_path = _norm(mount.get("mountPath"))
-            if mount_path and path_within(path, mount_path) and (
-                best is None or len(mount_path) > len(_norm(best[1].get("mountPath")))
+            if (
+                mount_path
+                and path_within(path, mount_path)
+                and (best is None or len(mount_path) > len(_norm(best[1].get("mountPath"))))
             ):
                 best = (i, mount)
         return best
@@ -347,8 +357,9 @@ class _Patcher:
         where = f"volumeMount {mount.get('name')!r} at {mount.get('mountPath')}"
         if not maps_right:
             return (
-                f"{self.source}: {where} covers {spec.path} but mounts host path {host or '(not a hostPath)'}; "
-                f"the audit {what} would not be the host's {spec.path}: change that mount or choose another path"
+                f"{self.source}: {where} covers {spec.path} but mounts host path "
+                f"{host or '(not a hostPath)'}; the audit {what} would not be the host's {spec.path}: "
+                "change that mount or choose another path"
             )
         return (
             f"{self.source}: {where} is readOnly but covers the audit log directory {spec.path}, which "
@@ -401,7 +412,9 @@ class _Patcher:
             col = self.editor.column(key.start_mark.index) + self.editor.style.map_indent
             nl = self.editor.style.newline
             self.editor.splices.append(
-                Splice(key.end_mark.index, mapping.end_mark.index, f":{nl}{' ' * col}{HASH_ANNOTATION}: {quoted}")
+                Splice(
+                    key.end_mark.index, mapping.end_mark.index, f":{nl}{' ' * col}{HASH_ANNOTATION}: {quoted}"
+                )
             )
             return
         keys = [str(k.value) for k, _ in mapping.value]
@@ -428,7 +441,7 @@ def _strip(pod: ApiServerPod, names: set[str]) -> Json:
     annotations = dict(meta.get("annotations") or {})
     annotations.pop(HASH_ANNOTATION, None)
     meta["annotations"] = annotations
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def _verify(before: ApiServerPod, after: ApiServerPod, want: AuditConfig | None, names: set[str]) -> None:
@@ -453,7 +466,9 @@ def _verify(before: ApiServerPod, after: ApiServerPod, want: AuditConfig | None,
                 raise bug(f"does not mount {spec.path}")
         if after.annotations.get(HASH_ANNOTATION) != want.config_hash:
             raise bug("lacks the config-hash annotation")
-    kept_before = [f for f in before.flags if f.name.startswith("audit-") and (want is None or f.name not in want.flags)]
+    kept_before = [
+        f for f in before.flags if f.name.startswith("audit-") and (want is None or f.name not in want.flags)
+    ]
     if want is not None:
         kept_after = [f for f in audit_after if f.name not in want.flags]
         if [(f.name, f.value) for f in kept_before] != [(f.name, f.value) for f in kept_after]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from kauditcfg.errors import InvalidInput
 from kauditcfg.manifest.yamltext import YamlDoc, parse_documents
@@ -31,8 +31,13 @@ class Flag:
 
 
 # Flags whose value never stands alone as the next item (`--alsologtostderr --log-file=...`).
-_BOOL_FLAGS = {"audit-log-compress", "audit-webhook-truncate-enabled", "audit-log-truncate-enabled",
-               "audit-log-batch-throttle-enable", "audit-webhook-batch-throttle-enable"}
+_BOOL_FLAGS = {
+    "audit-log-compress",
+    "audit-webhook-truncate-enabled",
+    "audit-log-truncate-enabled",
+    "audit-log-batch-throttle-enable",
+    "audit-webhook-batch-throttle-enable",
+}
 
 
 def parse_flags(items: list[Any]) -> list[Flag]:
@@ -184,7 +189,7 @@ class ApiServerPod:
         return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

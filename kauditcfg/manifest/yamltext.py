@@ -142,10 +142,10 @@ def content_end(node: Node) -> int:
     Block collections' own end marks run on past trailing comments and blank lines, so only
     scalars and flow collections, whose end marks are exact, are measured.
     """
-    end = node.start_mark.index
+    end: int = node.start_mark.index
     for sub in _walk(node):
         if isinstance(sub, ScalarNode) or getattr(sub, "flow_style", False):
-            end = max(end, sub.end_mark.index)
+            end = max(end, int(sub.end_mark.index))
     return end
 
 

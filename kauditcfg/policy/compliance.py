@@ -1,0 +1,110 @@
+"""Pure compliance checks other commands report: CIS 3.2.1 / 3.2.2 and kubescape C-0161.
+
+C-0161 is checked literally, as kubescape does: it reads resource names in rules and levels,
+it does not evaluate the policy, so a catch-all rule does not count as naming a resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kauditcfg.policy.evaluate import Evaluator
+from kauditcfg.policy.matrix import SENSITIVE, Target, requests_for
+from kauditcfg.policy.model import LEVEL_RANK, Policy
+
+C0161_METADATA_ONLY: tuple[str, ...] = ("secrets", "configmaps", "tokenreviews")
+C0161_NEVER_NONE: tuple[str, ...] = (
+    "pods",
+    "deployments",
+    "pods/exec",
+    "pods/portforward",
+    "pods/proxy",
+    "services/proxy",
+)
+
+
+def _named_resources(rule: Any) -> set[str]:
+    names: set[str] = set()
+    if not isinstance(rule, dict):
+        return names
+    for entry in rule.get("resources") or []:
+        if isinstance(entry, dict):
+            names.update(str(r) for r in entry.get("resources") or [])
+    return names
+
+
+def c0161_failures(policy_data: dict[str, Any]) -> list[str]:
+    """Why kubescape control C-0161 fails for this policy (empty: it passes)."""
+    rules = policy_data.get("rules") if isinstance(policy_data, dict) else None
+    if not isinstance(rules, list) or not rules:
+        return ["the policy has no rules"]
+    failures: list[str] = []
+    named = [(i, rule.get("level") if isinstance(rule, dict) else None, _named_resources(rule)) for i, rule in
+             enumerate(rules)]  # fmt: skip
+    for resource in C0161_METADATA_ONLY:
+        naming = [(i, level) for i, level, names in named if resource in names]
+        if not naming:
+            failures.append(f"{resource}: no rule names it (it must be logged at exactly Metadata)")
+        failures.extend(
+            f"{resource}: rules[{i}] logs it at {level}, C-0161 requires exactly Metadata"
+            for i, level in naming
+            if level != "Metadata"
+        )
+    for resource in C0161_NEVER_NONE:
+        naming = [(i, level) for i, level, names in named if resource in names]
+        if not naming:
+            failures.append(f"{resource}: no rule names it (a catch-all rule does not count)")
+        failures.extend(
+            f"{resource}: rules[{i}] sets level None, C-0161 requires it to be logged"
+            for i, level in naming
+            if level == "None"
+        )
+    return failures
+
+
+def cis_3_2_1(policy: Policy | None) -> bool:
+    """CIS 3.2.1 "ensure a minimal audit policy is created": a policy file that loads with rules."""
+    return policy is not None and bool(policy.rules)
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A sensitive resource whose request or response body reaches the log, and one request proving it."""
+
+    target: Target
+    rule: int | None
+    level: str
+    example: str
+
+
+def body_leaks(policy: Policy, extra: Iterable[Target] = ()) -> list[Leak]:
+    """Rules that log a body (Request or above) of Secrets, ConfigMaps, TokenReviews or `extra`.
+
+    One leak per (resource, rule), found by evaluating the synthetic request matrix.
+    """
+    evaluator = Evaluator(policy)
+    found: dict[tuple[Target, int | None], Leak] = {}
+    for target, req in requests_for(policy, (*SENSITIVE, *extra)):
+        decision = evaluator.evaluate(req)
+        if LEVEL_RANK.get(decision.level, 0) < LEVEL_RANK["Request"]:
+            continue
+        key = (target, decision.rule)
+        if key not in found:
+            where = f'namespace "{req.namespace}"' if req.namespace else "cluster scope"
+            found[key] = Leak(target, decision.rule, decision.level, f'{req.verb} by "{req.user}" in {where}')
+    return list(found.values())
+
+
+def cis_3_2_2(policy: Policy | None) -> list[str]:
+    """CIS 3.2.2 "the audit policy covers key security concerns": why it fails (empty: it passes).
+
+    Secrets, ConfigMaps and TokenReviews must be logged at Metadata at most, for every request.
+    """
+    if policy is None or not policy.rules:
+        return ["no audit policy with rules"]
+    return [
+        f"{leak.target.label}: bodies logged at {leak.level} by rules[{leak.rule}] (e.g. {leak.example})"
+        for leak in body_leaks(policy)
+    ]

@@ -1,0 +1,111 @@
+"""Synthetic requests that exercise a policy: every equivalence class its literals can tell apart.
+
+Matching is set membership on literals, so evaluating the policy's own users, groups, namespaces,
+verbs and resource names plus one value it does not name covers every way a rule can decide. This
+is how lint proves (rather than greps) that Secret bodies never reach the log.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from kauditcfg.policy.model import Policy, Request
+
+VERBS: tuple[str, ...] = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+NAMESPACES: tuple[str, ...] = ("default", "kube-system", "prod", "")
+_AUTH = "system:authenticated"
+IDENTITIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("alice", (_AUTH,)),
+    ("kubernetes-admin", ("system:masters", _AUTH)),
+    (
+        "system:serviceaccount:default:app",
+        ("system:serviceaccounts", "system:serviceaccounts:default", _AUTH),
+    ),
+    (
+        "system:serviceaccount:kube-system:namespace-controller",
+        ("system:serviceaccounts", "system:serviceaccounts:kube-system", _AUTH),
+    ),
+    ("system:kube-controller-manager", (_AUTH,)),
+    ("system:node:node-1", ("system:nodes", _AUTH)),
+    ("system:anonymous", ("system:unauthenticated",)),
+)
+# People whose interactive sessions an auditor wants recorded (not controllers or nodes).
+HUMANS: tuple[tuple[str, tuple[str, ...]], ...] = IDENTITIES[:3]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resource whose requests we probe, e.g. core `secrets` or `authentication.k8s.io` `tokenreviews`."""
+
+    resource: str
+    group: str = ""
+    subresource: str = ""
+    namespaced: bool = True
+
+    @property
+    def label(self) -> str:
+        name = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+        return f"{name}.{self.group}" if self.group else name
+
+
+SENSITIVE: tuple[Target, ...] = (
+    Target("secrets"),
+    Target("configmaps"),
+    Target("tokenreviews", "authentication.k8s.io", namespaced=False),
+)
+
+
+def parse_target(text: str) -> Target:
+    """kubectl's `resource[.group]` form; a `/sub` suffix on the resource names a subresource."""
+    resource, _, group = text.partition(".")
+    resource, _, sub = resource.partition("/")
+    return Target(resource=resource, group=group, subresource=sub)
+
+
+def identities(policy: Policy) -> list[tuple[str, tuple[str, ...]]]:
+    found = list(IDENTITIES)
+    for rule in policy.rules:
+        found.extend((user, (_AUTH,)) for user in rule.users)
+        found.extend(("someone", (group,)) for group in rule.user_groups)
+    return list(dict.fromkeys(found))
+
+
+def _named(policy: Policy, attr: str) -> list[str]:
+    values: list[str] = []
+    for rule in policy.rules:
+        values.extend(getattr(rule, attr))
+    return values
+
+
+def requests_for(
+    policy: Policy,
+    targets: Iterable[Target],
+    verbs: Iterable[str] | None = None,
+    people: Iterable[tuple[str, tuple[str, ...]]] | None = None,
+) -> Iterator[tuple[Target, Request]]:
+    """Every request on `targets` the policy could tell apart."""
+    verb_list = list(verbs) if verbs is not None else list(dict.fromkeys([*VERBS, *_named(policy, "verbs")]))
+    namespaces = list(dict.fromkeys([*NAMESPACES, *_named(policy, "namespaces")]))
+    names = list(
+        dict.fromkeys(["", "x", *(n for r in policy.rules for g in r.resources for n in g.resource_names)])
+    )
+    people = list(people) if people is not None else identities(policy)
+    for target in targets:
+        for verb, (user, groups), namespace, name in itertools.product(verb_list, people, namespaces, names):
+            if not target.namespaced and namespace:
+                continue
+            yield (
+                target,
+                Request(
+                    verb=verb,
+                    user=user,
+                    groups=groups,
+                    namespace=namespace,
+                    api_group=target.group,
+                    resource=target.resource,
+                    subresource=target.subresource,
+                    name=name,
+                ),
+            )
