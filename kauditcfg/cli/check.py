@@ -6,15 +6,17 @@ import enum
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kauditcfg.check import SEVERITY_RANK, CheckReport, run_check
 from kauditcfg.cli.output import emit_json, paint, run, say
 from kauditcfg.errors import UsageError
 from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
 from kauditcfg.versions import format_version, parse_version
+
+if TYPE_CHECKING:  # the doctor's core (ruamel.yaml, the policy engine) loads only when `check` runs
+    from kauditcfg.check import CheckReport
 
 
 class FailOn(enum.StrEnum):
@@ -36,6 +38,8 @@ def _manifest_path(root: Path, manifest: str) -> str:
 
 
 def _human(report: CheckReport, fail_on: str, failing: bool) -> None:
+    from kauditcfg.check import SEVERITY_RANK
+
     say(f"kauditcfg check: {report.manifest} (Kubernetes {format_version(report.version)})")
     findings = sorted(report.findings, key=lambda f: -SEVERITY_RANK[f.severity])
     if findings:
@@ -86,6 +90,8 @@ def register(app: typer.Typer) -> None:
         """Inspect the current manifest and host (hand-made setups included) and report every problem."""
 
         def body() -> CheckReport:
+            from kauditcfg.check import run_check
+
             version = parse_version(kubernetes_version) if kubernetes_version else None
             return run_check(Host(root), _manifest_path(root, manifest), version)
 

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kauditcfg.apply import apply_plan
 from kauditcfg.cli.output import emit_json, empty_result, paint, run, say, use_colour
-from kauditcfg.disable import plan_disable
-from kauditcfg.enable import EnableOptions, plan_enable
 from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
-from kauditcfg.plan import Plan
-from kauditcfg.report import result, unified_diff
-from kauditcfg.rollback import plan_rollback
 from kauditcfg.settings import LOG_PATH, POLICY_PATH
-from kauditcfg.versions import parse_version
+
+# The core (ruamel.yaml, jinja2, the policy engine) is imported inside each command, so that
+# `kauditcfg --help` and the commands that do not need it start fast.
+if TYPE_CHECKING:
+    from kauditcfg.enable import EnableOptions
+    from kauditcfg.plan import Plan
 
 Root = Annotated[
     Path,
@@ -52,6 +51,8 @@ def _colour_diff(text: str) -> str:
 
 
 def _print_diffs(plan: Plan) -> None:
+    from kauditcfg.report import unified_diff
+
     for change in plan.files:
         if change.changed:
             sys.stdout.write(_colour_diff(unified_diff(change)))
@@ -96,6 +97,9 @@ def _enable_options(
     fix_ownership: bool,
     allow_unbounded: bool,
 ) -> EnableOptions:
+    from kauditcfg.enable import EnableOptions
+    from kauditcfg.versions import parse_version
+
     return EnableOptions(
         profile=profile,
         policy_file=policy_file,
@@ -188,6 +192,10 @@ def register(app: typer.Typer) -> None:
         host = Host(root)
 
         def body() -> dict[str, Any]:
+            from kauditcfg.apply import apply_plan
+            from kauditcfg.enable import plan_enable
+            from kauditcfg.report import result
+
             opts = _enable_options(
                 profile,
                 policy_file,
@@ -244,6 +252,8 @@ def register(app: typer.Typer) -> None:
         host = Host(root)
 
         def body() -> Plan:
+            from kauditcfg.enable import plan_enable
+
             opts = _enable_options(
                 profile,
                 policy_file,
@@ -264,6 +274,8 @@ def register(app: typer.Typer) -> None:
 
         plan = run(body, as_json, empty_result())
         if as_json:
+            from kauditcfg.report import result
+
             emit_json(result(plan, None, applied=False))
         else:
             _print_diffs(plan)
@@ -283,6 +295,10 @@ def register(app: typer.Typer) -> None:
         host = Host(root)
 
         def body() -> dict[str, Any]:
+            from kauditcfg.apply import apply_plan
+            from kauditcfg.disable import plan_disable
+            from kauditcfg.report import result
+
             if dry_run:
                 plan = plan_disable(host, manifest, purge)
                 if not as_json:
@@ -310,6 +326,10 @@ def register(app: typer.Typer) -> None:
         host = Host(root)
 
         def body() -> dict[str, Any]:
+            from kauditcfg.apply import apply_plan
+            from kauditcfg.report import result
+            from kauditcfg.rollback import plan_rollback
+
             if dry_run:
                 plan, used = plan_rollback(host)
                 if not as_json:
