@@ -20,6 +20,7 @@ from kauditcfg.policy.lint import SEVERITY_RANK, at_or_above, lint_policy_text
 from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.migrate import migrate_policy_text
 from kauditcfg.policy.model import Policy, Request
+from kauditcfg.policy.parallel import explain_file_parallel
 from kauditcfg.profiles import get_profile, parse_set_values, render_policy
 from kauditcfg.versions import NEWEST, Version, format_version, parse_version
 
@@ -270,13 +271,21 @@ def _write_stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
     bad = 0
     sys.stdout.flush()
     out = sys.stdout.buffer
+    def warn(line: BadLine) -> None:
+        say(paint("warning: ", "yellow") + f"{line.source}:{line.line}: skipped: {line.problem}")
+
     if as_json:
-        for line in explainer.json_lines(batches_from(paths)):
-            if isinstance(line, BadLine):
-                bad += 1
-                say(paint("warning: ", "yellow") + f"{line.source}:{line.line}: skipped: {line.problem}")
-            else:
-                out.write(line)
+        for path in paths:
+            done = explain_file_parallel(explainer, path, out, warn)
+            if done is not None:
+                bad += done
+                continue
+            for line in explainer.json_lines(batches_from([path])):
+                if isinstance(line, BadLine):
+                    bad += 1
+                    warn(line)
+                else:
+                    out.write(line)
     else:
         out.write((_HEADER + "\n").encode())
         for item in explainer.explained(events_from(paths)):

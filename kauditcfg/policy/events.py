@@ -160,6 +160,11 @@ def _json_lines(stream: BinaryIO, source: str, first: bytes) -> Iterator[list[Ev
         line_no += lines
 
 
+def json_line_batches(stream: BinaryIO, source: str) -> Iterator[list[Event | BadLine]]:
+    """Batches of a stream known to hold JSON lines (a byte range of a log); line numbers count from 1."""
+    return _json_lines(stream, source, b"")
+
+
 def _whole_document(data: bytes, source: str) -> list[Event | BadLine]:
     """An EventList (a webhook POST body), a JSON array of events, or one pretty-printed event."""
     try:
