@@ -238,6 +238,30 @@ def _interactive_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]
     ]
 
 
+TOKEN_REQUEST = Target("serviceaccounts", subresource="token")
+
+
+def _token_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]:
+    """A TokenRequest's response body is a working bearer token: RequestResponse writes it to the log."""
+    rules = sorted(
+        {
+            decision.rule
+            for _, req in requests_for(policy, (TOKEN_REQUEST,), verbs=("create",))
+            if (decision := evaluator.evaluate(req)).level == "RequestResponse" and decision.rule is not None
+        }
+    )
+    return [
+        Finding(
+            "token-response-logged",
+            "low",
+            rule,
+            f"rules[{rule}] logs serviceaccounts/token at RequestResponse: the response holds a live "
+            "bearer token, readable by anyone who can read the audit log; Request keeps who asked for it",
+        )
+        for rule in rules
+    ]
+
+
 def lint_policy(policy: Policy, version: Version) -> list[Finding]:
     """Findings about a decoded policy (its load problems are reported by lint_policy_text)."""
     if not policy.rules or any(rule.level not in LEVEL_RANK for rule in policy.rules):
@@ -280,6 +304,7 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
                 )
             )
     findings.extend(_interactive_findings(policy, evaluator))
+    findings.extend(_token_findings(policy, evaluator))
     return findings
 
 

@@ -100,3 +100,19 @@ def test_exec_below_request_response_is_low() -> None:
     findings = lint("- level: Metadata\n")
     low = [f for f in findings if f.id == "interactive-below-request-response"]
     assert {f.severity for f in low} == {"low"} and len(low) == 3
+
+
+def test_token_request_responses_logged_is_low() -> None:
+    rules = (
+        "- level: RequestResponse\n  resources: [{group: '', resources: [serviceaccounts/token]}]\n"
+        + SAFE_TAIL
+        + "- level: Metadata\n"
+    )
+    found = [f for f in lint(rules) if f.id == "token-response-logged"]
+    assert [(f.severity, f.rule) for f in found] == [("low", 0)]
+    assert "live bearer token" in found[0].message
+    request_only = rules.replace(
+        "- level: RequestResponse\n  resources: [{group: '', resources: [service",
+        "- level: Request\n  resources: [{group: '', resources: [service",
+    )
+    assert "token-response-logged" not in ids(lint(request_only))
