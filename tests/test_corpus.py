@@ -106,6 +106,13 @@ def test_corpus_enable_diff_disable_rollback(path: Path, tmp_path: Path) -> None
     assert _run("enable", "--root", str(root), *version) == 0
     assert tree_snapshot(root) == snapshot
 
+    # rollback gives back the original manifest, and removes the policy enable created
+    assert _run("rollback", "--root", str(root)) == 0
+    assert manifest.read_text() == original
+    assert not (root / "etc/kubernetes/audit/policy.yaml").exists()
+    assert _run("enable", "--root", str(root), *version) == 0
+    assert manifest.read_text() == enabled
+
     # disable gives back the original bytes of a manifest that had no audit settings
     assert _run("disable", "--root", str(root)) == 0
     if not _had_audit(original):

@@ -6,12 +6,14 @@ import difflib
 import os
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 from conftest import FIXTURES, GOLDEN, fixture_files
 
 from kauditcfg.errors import InvalidInput, PreflightRefused
 from kauditcfg.manifest.patch import patch_manifest
 from kauditcfg.manifest.pod import load_apiserver_pod
+from kauditcfg.manifest.yamltext import parse_documents
 from kauditcfg.settings import AuditConfig, build_config
 
 FLAGS = {
@@ -52,6 +54,12 @@ def test_enable_matches_golden_bytes(path: Path) -> None:
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(out)
     assert out == golden.read_text(), f"enable output differs from {golden}"
+
+
+@pytest.mark.parametrize("path", fixture_files(), ids=lambda p: p.name)
+def test_enabled_manifest_validates_as_a_pod(path: Path) -> None:
+    data = parse_documents(enable_text(path.read_text()), path.name)[0].data
+    kubernetes_validate.validate(data, "1.30.0", strict=True)
 
 
 @pytest.mark.parametrize("path", fixture_files(), ids=lambda p: p.name)

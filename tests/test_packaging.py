@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -58,3 +59,15 @@ def test_python_dash_m_runs_the_cli() -> None:
     out = subprocess.run([sys.executable, "-m", "kauditcfg", "--version"], capture_output=True, text=True)
     assert out.returncode == 0
     assert out.stdout.startswith("kauditcfg ")
+
+
+def test_json_answers_even_a_bad_option_with_one_object() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "kauditcfg", "enable", "--json", "--no-such-option"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    result = json.loads(out.stdout)
+    assert result["changed"] is False
+    assert result["errors"] == ["usage: No such option: --no-such-option (see kauditcfg --help)"]

@@ -5,10 +5,14 @@ The kubernetes client is never imported here: `kauditcfg --help` and `diff` must
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from kauditcfg import __version__
 from kauditcfg.cli import check, manifest_cmds, policy, profiles
+from kauditcfg.cli.output import emit_json, empty_result, say
+from kauditcfg.errors import EXIT_USAGE
 
 app = typer.Typer(
     name="kauditcfg",
@@ -41,5 +45,22 @@ policy.register(app)
 profiles.register(app)
 
 
+_USAGE_ERRORS = {"UsageError", "NoSuchOption", "BadParameter", "MissingParameter", "BadOptionUsage",
+                 "BadArgumentUsage"}  # fmt: skip
+
+
 def main() -> None:
-    app()
+    if "--json" not in sys.argv[1:]:
+        app(prog_name="kauditcfg")
+        return
+    # With --json even a bad option answers in JSON, so a caller such as Ansible always gets an object.
+    try:
+        code = app(prog_name="kauditcfg", standalone_mode=False)
+    except Exception as exc:
+        if type(exc).__name__ not in _USAGE_ERRORS or not hasattr(exc, "format_message"):
+            raise
+        message = f"usage: {exc.format_message()} (see kauditcfg --help)"
+        emit_json({**empty_result(), "errors": [message]})
+        say(f"kauditcfg: error: {message}")
+        sys.exit(EXIT_USAGE)
+    sys.exit(code if isinstance(code, int) else 0)
