@@ -270,3 +270,14 @@ def test_flow_style_metadata_is_refused_with_a_clear_message() -> None:
         InvalidInput, match=r"metadata is written in flow style .*rewrite it as a block mapping"
     ):
         enable_text(text)
+
+
+def test_audit_flags_left_in_command_are_not_duplicated_when_flags_live_in_args() -> None:
+    text = (FIXTURES / "kops-v1.27.3-args.yaml").read_text()
+    stray = "    - /usr/local/bin/kube-apiserver\n    - --audit-log-path=/var/log/old/audit.log\n"
+    text = text.replace("    - /usr/local/bin/kube-apiserver\n", stray, 1)
+    out = enable_text(text)
+    pod = load_apiserver_pod(out, "x")
+    assert pod.container["command"] == ["/usr/local/bin/kube-apiserver"]
+    assert pod.flag("audit-log-path") == "/var/log/kubernetes/audit/audit.log"
+    assert "--audit-log-path" not in disable_text(out)

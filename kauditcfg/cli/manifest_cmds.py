@@ -58,6 +58,8 @@ def _print_diffs(plan: Plan) -> None:
             sys.stdout.write(_colour_diff(unified_diff(change)))
     for action in plan.actions:
         say(f"would {action.describe()}")
+    for warning in plan.warnings:
+        say(paint("warning: ", "yellow") + warning)
     sys.stdout.flush()
 
 

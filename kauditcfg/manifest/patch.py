@@ -15,7 +15,7 @@ from typing import Any
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kauditcfg.errors import InvalidInput, PreflightRefused
-from kauditcfg.manifest.pod import ApiServerPod, Json, load_apiserver_pod, path_within
+from kauditcfg.manifest.pod import ApiServerPod, Json, load_apiserver_pod, parse_flags, path_within
 from kauditcfg.manifest.yamltext import (
     Path,
     Quoted,
@@ -152,6 +152,21 @@ class _Patcher:
             self.editor.insert_seq_items(key, seq, at, objs)
 
     # -- flags ---------------------------------------------------------------------------------
+
+    def stray_flags(self) -> None:
+        """Audit flags in `command` when the flags live in `args`: kube-apiserver sees both lists, so
+        one left behind would duplicate (or, pflag's last-wins, silently override) what we set."""
+        pod = self.pod
+        if pod.flags_key != "args":
+            return
+        found = self._block_seq((*self.cpath, "command"))
+        if found is None:
+            return
+        wanted = self.want.flags if self.want else {}
+        for flag in parse_flags(list(pod.container.get("command") or [])):
+            if flag.name.startswith("audit-") and (self.want is None or flag.name in wanted):
+                for i in flag.indexes:
+                    self.editor.delete_seq_item(found[1], i)
 
     def flags(self) -> None:
         pod, want = self.pod, self.want
@@ -434,6 +449,10 @@ def _strip(pod: ApiServerPod, names: set[str]) -> Json:
     items = container.get(pod.flags_key) or []
     drop = {i for f in pod.flags if f.name.startswith("audit-") for i in f.indexes}
     container[pod.flags_key] = [x for i, x in enumerate(items) if i not in drop]
+    if pod.flags_key == "args" and isinstance(container.get("command"), list):
+        command = container["command"]
+        stray = {i for f in parse_flags(command) if f.name.startswith("audit-") for i in f.indexes}
+        container["command"] = [x for i, x in enumerate(command) if i not in stray]
     for holder, key in ((container, "volumeMounts"), (data["spec"], "volumes")):
         kept = [x for x in holder.get(key) or [] if not (isinstance(x, dict) and x.get("name") in names)]
         holder[key] = kept
@@ -481,6 +500,7 @@ def patch_pod(pod: ApiServerPod, want: AuditConfig | None) -> ApiServerPod:
     """The pod with `want` applied (None: every audit setting removed), parsed from its new text."""
     patcher = _Patcher(pod, want)
     patcher.flags()
+    patcher.stray_flags()
     patcher.volumes()
     patcher.annotation()
     text = patcher.editor.render()
