@@ -283,10 +283,8 @@ def _policy(report: CheckReport, host: Host, path: str, version: Version) -> tup
     policy_data = safe_yaml(text)
     if errors:
         return policy_data, False
-    try:
-        from kauditcfg.policy.lint import lint_policy_text
-    except ImportError:
-        return policy_data, True
+    from kauditcfg.policy.lint import lint_policy_text
+
     for finding in lint_policy_text(text, path, version):
         if finding.severity == "high":
             where = f" (rules[{finding.rule}])" if finding.rule is not None else ""
@@ -658,10 +656,8 @@ def cis_checks(pod: ApiServerPod, policy_data: Any, policy_ok: bool) -> dict[str
         value is not None and equals and policy_ok,
         detail,
     )
-    try:
-        from kauditcfg.policy.compliance import c0161_failures
-    except ImportError:
-        return cis
+    from kauditcfg.policy.compliance import c0161_failures
+
     if isinstance(policy_data, dict) and policy_ok:
         failures = c0161_failures(policy_data)
         put(

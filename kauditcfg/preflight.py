@@ -452,42 +452,15 @@ def disk_budget(
 
 
 def validate_policy(text: str, source: str, version: Version) -> tuple[list[str], list[str]]:
-    """(errors, warnings) for a policy file, through the policy engine when it is installed."""
-    try:
-        from kauditcfg.policy.load import validate_policy_text
-    except ImportError:  # the engine (issue 3) not present: the checks kube-apiserver makes first
-        return minimal_policy_check(text, source, version)
+    """(errors, warnings) for a policy file, as kube-apiserver of `version` would load it."""
+    from kauditcfg.policy.load import validate_policy_text
+
     result = validate_policy_text(text, source, version)
 
     def named(message: str) -> str:
         return message if source in message else f"{source}: {message}"
 
     return [named(m) for m in result.errors], [named(m) for m in result.warnings]
-
-
-def minimal_policy_check(text: str, source: str, version: Version) -> tuple[list[str], list[str]]:
-    data = safe_yaml(text)
-    if not isinstance(data, dict):
-        return [f"{source}: not a YAML mapping; expected an audit.k8s.io/v1 Policy"], []
-    api_version = data.get("apiVersion")
-    errors: list[str] = []
-    warnings: list[str] = []
-    if api_version in ("audit.k8s.io/v1beta1", "audit.k8s.io/v1alpha1"):
-        if version >= (1, 24):
-            errors.append(
-                f"{source}: apiVersion {api_version} was removed in Kubernetes 1.24, kube-apiserver "
-                f"{format_version(version)} refuses to start; change it to audit.k8s.io/v1"
-            )
-        else:
-            warnings.append(f"{source}: apiVersion {api_version} is deprecated; change it to audit.k8s.io/v1")
-    elif api_version != "audit.k8s.io/v1":
-        errors.append(f"{source}: apiVersion is {api_version!r}; expected audit.k8s.io/v1")
-    if data.get("kind") != "Policy":
-        errors.append(f"{source}: kind is {data.get('kind')!r}; expected Policy")
-    rules = data.get("rules")
-    if not isinstance(rules, list) or not rules:
-        errors.append(f"{source}: rules is missing or empty; kube-apiserver refuses a policy with no rules")
-    return errors, warnings
 
 
 # ---------------------------------------------------------------------------------------------

@@ -401,18 +401,6 @@ def test_policy_without_rules_is_refused(tmp_path: Path) -> None:
     assert report.problems and any("rules" in p for p in report.problems)
 
 
-def test_minimal_policy_check_without_the_engine() -> None:
-    from kauditcfg.preflight import minimal_policy_check
-
-    assert minimal_policy_check(GOOD_POLICY.decode(), POLICY, (1, 30)) == ([], [])
-    errors, _ = minimal_policy_check(V1BETA1_POLICY.decode(), POLICY, (1, 30))
-    assert errors and "removed in Kubernetes 1.24" in errors[0]
-    errors, warnings = minimal_policy_check(V1BETA1_POLICY.decode(), POLICY, (1, 23))
-    assert errors == [] and warnings
-    errors, _ = minimal_policy_check("apiVersion: audit.k8s.io/v1\nkind: Policy\n", POLICY, (1, 30))
-    assert any("rules" in e for e in errors)
-
-
 def test_existing_policy_missing_on_host_is_refused(tmp_path: Path) -> None:
     n = node(tmp_path)
     only_problem(preflight(n, manifest_text(), files=[]), POLICY, "does not exist")
