@@ -8,20 +8,18 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from kauditcfg.cli.output import emit_json, paint, run, say
 from kauditcfg.errors import InvalidInput, UsageError
-from kauditcfg.policy.events import BadLine, audit_id
-from kauditcfg.policy.explain import Explained, Explainer, batches_from, events_from
-from kauditcfg.policy.lint import SEVERITY_RANK, at_or_above, lint_policy_text
-from kauditcfg.policy.load import validate_policy_text
-from kauditcfg.policy.migrate import migrate_policy_text
-from kauditcfg.policy.model import Policy, Request
-from kauditcfg.policy.parallel import explain_file_parallel
-from kauditcfg.profiles import get_profile, parse_set_values, render_policy
+
+# The engine is imported inside each command: the other commands (and --help) start without it.
+if TYPE_CHECKING:
+    from kauditcfg.policy.events import BadLine
+    from kauditcfg.policy.explain import Explained, Explainer
+    from kauditcfg.policy.model import Policy, Request
 from kauditcfg.versions import NEWEST, Version, format_version, parse_version
 
 policy_app = typer.Typer(
@@ -51,6 +49,8 @@ def _invalid(source: str, errors: list[str]) -> InvalidInput:
 
 
 def _load_valid(path: str, version: Version) -> Policy:
+    from kauditcfg.policy.load import validate_policy_text
+
     result = validate_policy_text(_read(path), path, version)
     for warning in result.warnings:
         say(paint("warning: ", "yellow") + f"{path}: {warning}")
@@ -68,6 +68,8 @@ def validate_cmd(
     """Exit 0 when kube-apiserver would load the policy, 3 (with every error) when not."""
 
     def action() -> None:
+        from kauditcfg.policy.load import validate_policy_text
+
         version = _version(kubernetes_version)
         result = validate_policy_text(_read(file), file, version)
         if as_json:
@@ -95,6 +97,8 @@ def lint_cmd(
     """What the policy leaks, hides or wastes; exit 1 on findings at or above --fail-on."""
 
     def action() -> None:
+        from kauditcfg.policy.lint import SEVERITY_RANK, at_or_above, lint_policy_text
+
         if fail_on not in SEVERITY_RANK:
             raise UsageError(f"--fail-on {fail_on!r}: choose high, medium or low")
         findings = lint_policy_text(_read(file), file, _version(kubernetes_version))
@@ -122,6 +126,8 @@ def migrate_cmd(
     """Convert the policy to audit.k8s.io/v1, keeping comments and layout."""
 
     def action() -> None:
+        from kauditcfg.policy.migrate import migrate_policy_text
+
         migration = migrate_policy_text(_read(file), file, _version(kubernetes_version))
         for warning in migration.warnings:
             say(paint("warning: ", "yellow") + f"{file}: {warning}")
@@ -162,6 +168,8 @@ def render_cmd(
     """Print the profile's policy."""
 
     def action() -> None:
+        from kauditcfg.profiles import get_profile, parse_set_values, render_policy
+
         params = parse_set_values(list(set_), _read(values) if values else None)
         sys.stdout.write(render_policy(get_profile(profile), params, _version(kubernetes_version)))
 
@@ -169,6 +177,8 @@ def render_cmd(
 
 
 def _single_request(opts: dict[str, Any]) -> Request:
+    from kauditcfg.policy.model import Request
+
     if not opts["verb"]:
         raise UsageError("describe the request with --verb (and --user, --namespace, --resource or --path)")
     resource, _, sub = (opts["resource"] or "").partition("/")
@@ -202,6 +212,8 @@ _HEADER = f"{'AUDIT-ID':<36}  {'VERB':<16} {'USER':<40} {'REQUEST':<50} {'LEVEL'
 
 
 def _row(audit_id: str, item: Explained | tuple[Request, Any]) -> str:
+    from kauditcfg.policy.explain import Explained
+
     req, decision = (item.request, item.decision) if isinstance(item, Explained) else item
     rule = "-" if decision.rule is None else str(decision.rule)
     who = req.user or "-"
@@ -242,6 +254,8 @@ def explain_cmd(
             raise UsageError(
                 "give audit event files (- for stdin), or describe a request with --verb, --user, ..."
             )
+        from kauditcfg.policy.explain import Explainer
+
         explainer = Explainer(_load_valid(policy_file, _version(kubernetes_version)))
         if single:
             req = _single_request(opts)
@@ -268,6 +282,10 @@ def _stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
 
 
 def _write_stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
+    from kauditcfg.policy.events import BadLine, audit_id
+    from kauditcfg.policy.explain import batches_from, events_from
+    from kauditcfg.policy.parallel import explain_file_parallel
+
     bad = 0
     sys.stdout.flush()
     out = sys.stdout.buffer
