@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -83,41 +84,17 @@ def _summary(plan: Plan, backup: str | None) -> None:
         )
 
 
-def _enable_options(
-    profile: str,
-    policy_file: Path | None,
-    set_values: list[str] | None,
-    values_file: Path | None,
-    policy_path: str,
-    log_path: str,
-    log_maxage: int | None,
-    log_maxbackup: int | None,
-    log_maxsize: int | None,
-    log_format: str | None,
-    log_compress: bool | None,
-    kubernetes_version: str | None,
-    fix_ownership: bool,
-    allow_unbounded: bool,
-) -> EnableOptions:
+def _enable_options(given: dict[str, Any]) -> EnableOptions:
+    """EnableOptions from a command's parameters (named as its fields), so enable and diff share it."""
     from kauditcfg.enable import EnableOptions
     from kauditcfg.versions import parse_version
 
-    return EnableOptions(
-        profile=profile,
-        policy_file=policy_file,
-        set_values=list(set_values or []),
-        values_file=values_file,
-        policy_path=policy_path,
-        log_path=log_path,
-        log_maxage=log_maxage,
-        log_maxbackup=log_maxbackup,
-        log_maxsize=log_maxsize,
-        log_format=log_format,
-        log_compress=log_compress,
-        kubernetes_version=parse_version(kubernetes_version) if kubernetes_version else None,
-        fix_ownership=fix_ownership,
-        allow_unbounded=allow_unbounded,
-    )
+    names = {f.name for f in dataclasses.fields(EnableOptions)}
+    values = {k: v for k, v in given.items() if k in names}
+    values["set_values"] = list(values.get("set_values") or [])
+    version = values.get("kubernetes_version")
+    values["kubernetes_version"] = parse_version(version) if version else None
+    return EnableOptions(**values)
 
 
 # Options shared by enable and diff, declared once.
@@ -191,6 +168,7 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
+        given = dict(locals())
         host = Host(root)
 
         def body() -> dict[str, Any]:
@@ -198,22 +176,7 @@ def register(app: typer.Typer) -> None:
             from kauditcfg.enable import plan_enable
             from kauditcfg.report import result
 
-            opts = _enable_options(
-                profile,
-                policy_file,
-                set_values,
-                values_file,
-                policy_path,
-                log_path,
-                log_maxage,
-                log_maxbackup,
-                log_maxsize,
-                log_format,
-                log_compress,
-                kubernetes_version,
-                fix_ownership,
-                allow_unbounded,
-            )
+            opts = _enable_options(given)
             if dry_run:
                 plan = plan_enable(host, opts, manifest)
                 if not as_json:
@@ -251,27 +214,13 @@ def register(app: typer.Typer) -> None:
         as_json: Json = False,
     ) -> None:
         """Show what enable would change, as a unified diff; exit 0 nothing to do, 1 changes pending."""
+        given = dict(locals())
         host = Host(root)
 
         def body() -> Plan:
             from kauditcfg.enable import plan_enable
 
-            opts = _enable_options(
-                profile,
-                policy_file,
-                set_values,
-                values_file,
-                policy_path,
-                log_path,
-                log_maxage,
-                log_maxbackup,
-                log_maxsize,
-                log_format,
-                log_compress,
-                kubernetes_version,
-                fix_ownership,
-                allow_unbounded,
-            )
+            opts = _enable_options(given)
             return plan_enable(host, opts, manifest)
 
         plan = run(body, as_json, empty_result())
