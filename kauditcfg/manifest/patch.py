@@ -122,11 +122,8 @@ class _Patcher:
         """Delete items, insert named mapping items (sorted by name when the list is)."""
         found = self._block_seq(path)
         if found is None:
-            if inserts:
-                sibling = None
-                self._insert_new_key(
-                    path[:-1], str(path[-1]), [_ordered_like(obj, sibling) for _, obj in sorted(inserts)]
-                )
+            if inserts:  # no list yet: a new key, its items in kubeadm's order (sorted by name)
+                self._insert_new_key(path[:-1], str(path[-1]), [obj for _, obj in sorted(inserts)])
             return
         key, seq = found
         kept = [i for i in range(len(seq.value)) if i not in deletes]
