@@ -77,6 +77,7 @@ class Plan:
     actions: list[HostAction] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     restart_required: bool = False
+    restored_from: str | None = None  # rollback: the backup it restores
 
     @property
     def changed(self) -> bool:

@@ -47,6 +47,17 @@ class Profile:
     write_levels: tuple[str, ...] = LEVELS
 
 
+def _noise_and_writes() -> dict[str, Any]:
+    """The parameters cks and cis share: what to silence, what else is sensitive, the write level."""
+    return {
+        "silence_namespaces": ["kube-system"],
+        "silence_users": ["system:kube-proxy", "system:node-problem-detector"],
+        "sensitive_extra": [],
+        "write_level": "Request",
+        "omit_managed_fields": True,
+    }
+
+
 PROFILES: dict[str, Profile] = {
     "cks": Profile(
         name="cks",
@@ -55,13 +66,7 @@ PROFILES: dict[str, Profile] = {
             "TokenReviews at Metadata, exec/attach/token requests at RequestResponse, writes at Request"
         ),
         template="profiles/cks.yaml.j2",
-        parameters={
-            "silence_namespaces": ["kube-system"],
-            "silence_users": ["system:kube-proxy", "system:node-problem-detector"],
-            "sensitive_extra": [],
-            "write_level": "Request",
-            "omit_managed_fields": True,
-        },
+        parameters=_noise_and_writes(),
         flags=dict(CIS_ROTATION),
     ),
     "cis": Profile(
@@ -72,13 +77,7 @@ PROFILES: dict[str, Profile] = {
             "at RequestResponse, writes at Request; rotation 30 days/10 files/100 MB"
         ),
         template="profiles/cis.yaml.j2",
-        parameters={
-            "silence_namespaces": ["kube-system"],
-            "silence_users": ["system:kube-proxy", "system:node-problem-detector"],
-            "sensitive_extra": [],
-            "write_level": "Request",
-            "omit_managed_fields": True,
-        },
+        parameters=_noise_and_writes(),
         flags=dict(CIS_ROTATION),
         write_levels=LEVELS[1:],
     ),

@@ -41,6 +41,7 @@ def unified_diff(change: FileChange) -> str:
 
 def result(plan: Plan, backup: str | None, applied: bool) -> dict[str, Any]:
     changed = plan.changed
+    extra = {} if plan.restored_from is None else {"restored_from": plan.restored_from}
     return {
         "changed": changed,
         "restart_required": plan.restart_required and changed,
@@ -60,4 +61,5 @@ def result(plan: Plan, backup: str | None, applied: bool) -> dict[str, Any]:
         "applied": applied,
         "warnings": list(plan.warnings),
         "errors": [],
+        **extra,
     }

@@ -8,14 +8,14 @@ from kauditcfg.hostfs import Host, backup_copy, latest_backup
 from kauditcfg.plan import FileChange, Plan
 
 
-def plan_rollback(host: Host) -> tuple[Plan, str]:
+def plan_rollback(host: Host) -> Plan:
     found = latest_backup(host)
     if found is None:
         raise InvalidInput(
             "/var/lib/kauditcfg/backups: no backup to roll back to; run enable or disable first"
         )
     backup_dir, entries = found
-    plan = Plan(command="rollback")
+    plan = Plan(command="rollback", restored_from=backup_dir)
     for entry in entries:
         current = host.read_bytes(entry.path)
         stat = file_stat(host, entry.path)
@@ -34,4 +34,4 @@ def plan_rollback(host: Host) -> tuple[Plan, str]:
         elif current is not None:
             plan.files.append(FileChange(entry.path, current, None, before_stat=stat))
     plan.restart_required = any(f.changed for f in plan.files)
-    return plan, backup_dir
+    return plan

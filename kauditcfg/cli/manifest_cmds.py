@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,11 +78,44 @@ def _summary(plan: Plan, backup: str | None) -> None:
         return
     if backup:
         say(f"backup of the replaced files: {backup} (undo with: kauditcfg rollback)")
+    if plan.restored_from:
+        say(f"restored from {plan.restored_from}")
     if plan.restart_required:
         say(
             "the kubelet will restart kube-apiserver now; check it with: "
             "kubectl -n kube-system get pod -l component=kube-apiserver"
         )
+
+
+def _mutate(
+    host: Host,
+    manifest: str,
+    make_plan: Callable[[], Plan],
+    dry_run: bool,
+    as_json: bool,
+    backup: bool = True,
+) -> None:
+    """The common run of enable/disable/rollback: plan (and apply under the lock), then report."""
+
+    def body() -> dict[str, Any]:
+        from kauditcfg.apply import apply_plan
+        from kauditcfg.report import result
+
+        if dry_run:
+            plan = make_plan()
+            if not as_json:
+                _print_diffs(plan)
+            return result(plan, None, applied=False)
+        with host.lock(manifest):
+            plan = make_plan()
+            taken = apply_plan(host, plan, manifest, backup=backup)
+        if not as_json:
+            _summary(plan, taken)
+        return result(plan, taken, applied=True)
+
+    out = run(body, as_json, empty_result())
+    if as_json:
+        emit_json(out)
 
 
 def _enable_options(given: dict[str, Any]) -> EnableOptions:
@@ -171,27 +205,12 @@ def register(app: typer.Typer) -> None:
         given = dict(locals())
         host = Host(root)
 
-        def body() -> dict[str, Any]:
-            from kauditcfg.apply import apply_plan
+        def make_plan() -> Plan:
             from kauditcfg.enable import plan_enable
-            from kauditcfg.report import result
 
-            opts = _enable_options(given)
-            if dry_run:
-                plan = plan_enable(host, opts, manifest)
-                if not as_json:
-                    _print_diffs(plan)
-                return result(plan, None, applied=False)
-            with host.lock(manifest):
-                plan = plan_enable(host, opts, manifest)
-                backup = apply_plan(host, plan, manifest)
-            if not as_json:
-                _summary(plan, backup)
-            return result(plan, backup, applied=True)
+            return plan_enable(host, _enable_options(given), manifest)
 
-        out = run(body, as_json, empty_result())
-        if as_json:
-            emit_json(out)
+        _mutate(host, manifest, make_plan, dry_run, as_json)
 
     @app.command()
     def diff(
@@ -245,26 +264,12 @@ def register(app: typer.Typer) -> None:
         """Remove every audit flag, audit volume and mount, and the kauditcfg annotation."""
         host = Host(root)
 
-        def body() -> dict[str, Any]:
-            from kauditcfg.apply import apply_plan
+        def make_plan() -> Plan:
             from kauditcfg.disable import plan_disable
-            from kauditcfg.report import result
 
-            if dry_run:
-                plan = plan_disable(host, manifest, purge)
-                if not as_json:
-                    _print_diffs(plan)
-                return result(plan, None, applied=False)
-            with host.lock(manifest):
-                plan = plan_disable(host, manifest, purge)
-                backup = apply_plan(host, plan, manifest)
-            if not as_json:
-                _summary(plan, backup)
-            return result(plan, backup, applied=True)
+            return plan_disable(host, manifest, purge)
 
-        out = run(body, as_json, empty_result())
-        if as_json:
-            emit_json(out)
+        _mutate(host, manifest, make_plan, dry_run, as_json)
 
     @app.command()
     def rollback(
@@ -276,27 +281,10 @@ def register(app: typer.Typer) -> None:
         """Restore the files replaced by the most recent enable/disable from its backup."""
         host = Host(root)
 
-        def body() -> dict[str, Any]:
-            from kauditcfg.apply import apply_plan
-            from kauditcfg.report import result
+        def make_plan() -> Plan:
             from kauditcfg.rollback import plan_rollback
 
-            if dry_run:
-                plan, used = plan_rollback(host)
-                if not as_json:
-                    _print_diffs(plan)
-                out = result(plan, None, applied=False)
-            else:
-                with host.lock(manifest):
-                    plan, used = plan_rollback(host)
-                    apply_plan(host, plan, manifest, backup=False)
-                if not as_json:
-                    _summary(plan, None)
-                    say(f"restored from {used}")
-                out = result(plan, None, applied=True)
-            out["restored_from"] = used
-            return out
+            return plan_rollback(host)
 
-        out = run(body, as_json, empty_result())
-        if as_json:
-            emit_json(out)
+        # rollback writes the backup's copies back: backing them up again would only shadow it
+        _mutate(host, manifest, make_plan, dry_run, as_json, backup=False)
