@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kauditcfg.access import Identity, allowed, can_stat, describe_stat
-from kauditcfg.errors import InvalidInput, KauditError
+from kauditcfg.errors import KauditError
 from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
-from kauditcfg.manifest.pod import ApiServerPod, load_apiserver_pod, path_within
+from kauditcfg.manifest.files import read_manifest
+from kauditcfg.manifest.pod import ApiServerPod, path_within
 from kauditcfg.preflight import (
     DISK_WARN_FRACTION,
     AuditPath,
@@ -88,26 +89,11 @@ class CheckReport:
         return {"findings": [f.to_json() for f in order], "cis": self.cis}
 
 
-def load_manifest(host: Host, manifest_path: str) -> ApiServerPod:
-    data = host.read_bytes(manifest_path)
-    if data is None:
-        raise InvalidInput(
-            f"{manifest_path}: no such file; pass --manifest with the kube-apiserver manifest path"
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"{manifest_path}: not UTF-8 text (byte {exc.start}); is this a manifest?"
-        ) from None
-    return load_apiserver_pod(text, manifest_path)
-
-
 def run_check(
     host: Host, manifest_path: str, version: Version | None, *, statvfs: Statvfs | None = None
 ) -> CheckReport:
     """Inspect the manifest at `manifest_path` (a host path) and the host it points at."""
-    pod = load_manifest(host, manifest_path)
+    pod = read_manifest(host, manifest_path)[0]
     version = version or pod.kubernetes_version() or NEWEST
     report = CheckReport(manifest=manifest_path, version=version)
     who = identity_of(pod)
@@ -580,13 +566,7 @@ def _stray_files(report: CheckReport, host: Host, manifest: str) -> None:
 
 def _static_pod_identity(data: bytes) -> tuple[str | None, tuple[str, str] | None]:
     """(kind, (namespace, name)) of a file the kubelet would read; kind None when it does not parse."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        doc = YAML(typ="safe", pure=True).load(data.decode("utf-8", errors="replace"))
-    except (YAMLError, ValueError):
-        return None, None
+    doc = safe_yaml(data.decode("utf-8", errors="replace"))
     if not isinstance(doc, dict) or "kind" not in doc:
         return None, None
     kind = str(doc.get("kind"))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kauditcfg.enable import file_stat, read_manifest
 from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
+from kauditcfg.manifest.files import file_stat, read_manifest
 from kauditcfg.manifest.patch import patch_manifest
 from kauditcfg.plan import FileChange, Plan
 from kauditcfg.state import load_state

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from kauditcfg.errors import InvalidInput, PreflightRefused, UsageError
 from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
+from kauditcfg.manifest.files import file_stat, read_manifest
 from kauditcfg.manifest.patch import patch_pod
-from kauditcfg.manifest.pod import ApiServerPod, load_apiserver_pod, path_within
+from kauditcfg.manifest.pod import ApiServerPod, path_within
 from kauditcfg.manifest.yamltext import parse_documents
 from kauditcfg.plan import FileChange, Plan
 from kauditcfg.profiles import get_profile, parse_set_values, render_policy
@@ -35,28 +36,6 @@ class EnableOptions:
     kubernetes_version: Version | None = None
     fix_ownership: bool = False
     allow_unbounded: bool = False
-
-
-def read_manifest(host: Host, manifest: str) -> tuple[ApiServerPod, bytes, tuple[int, int, int]]:
-    """The manifest as bytes and parsed, or InvalidInput (exit 3) naming the file."""
-    real = host.path(manifest)
-    data = host.read_bytes(manifest)
-    if data is None:
-        raise InvalidInput(f"{manifest}: no such file; pass --manifest with the kube-apiserver manifest path")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{manifest}: not UTF-8 text (byte {exc.start}); is this a manifest?") from None
-    st = real.stat()
-    return load_apiserver_pod(text, manifest), data, (st.st_mode & 0o7777, st.st_uid, st.st_gid)
-
-
-def file_stat(host: Host, path: str) -> tuple[int, int, int] | None:
-    try:
-        st = host.path(path).stat()
-    except FileNotFoundError:
-        return None
-    return st.st_mode & 0o7777, st.st_uid, st.st_gid
 
 
 def _policy_bytes(opts: EnableOptions, version: Version) -> bytes:

@@ -186,7 +186,7 @@ def safe_yaml(text: str) -> Any:
 
     try:
         return YAML(typ="safe", pure=True).load(text)
-    except YAMLError:
+    except (YAMLError, ValueError):
         return None
 
 

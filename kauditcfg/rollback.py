@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kauditcfg.enable import file_stat
 from kauditcfg.errors import InvalidInput
 from kauditcfg.hostfs import Host, backup_copy, latest_backup
+from kauditcfg.manifest.files import file_stat
 from kauditcfg.plan import FileChange, Plan
 
 
