@@ -20,6 +20,7 @@ from kauditcfg.errors import KauditError
 from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.manifest.pod import ApiServerPod, path_within
+from kauditcfg.policy.lint import SEVERITY_RANK, lint_policy_text
 from kauditcfg.preflight import (
     DISK_WARN_FRACTION,
     AuditPath,
@@ -38,15 +39,15 @@ from kauditcfg.preflight import (
     search_chain,
     validate_policy,
 )
+from kauditcfg.settings import LOG_PATH
 from kauditcfg.versions import NEWEST, Version, format_version
 
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
 CIS_ROTATION = (
     ("audit-log-maxage", 30, "1.2.17"),
     ("audit-log-maxbackup", 10, "1.2.18"),
     ("audit-log-maxsize", 100, "1.2.19"),
 )
-DEFAULT_LOG_DIR = "/var/log/kubernetes/audit"
+DEFAULT_LOG_DIR = posixpath.dirname(LOG_PATH)
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 SELINUX_ENFORCE = "/sys/fs/selinux/enforce"
 ETCD_DATA_DIR = "/var/lib/etcd"
@@ -269,8 +270,6 @@ def _policy(report: CheckReport, host: Host, path: str, version: Version) -> tup
     policy_data = safe_yaml(text)
     if errors:
         return policy_data, False
-    from kauditcfg.policy.lint import lint_policy_text
-
     for finding in lint_policy_text(text, path, version):
         if finding.severity == "high":
             where = f" (rules[{finding.rule}])" if finding.rule is not None else ""

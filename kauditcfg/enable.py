@@ -13,7 +13,7 @@ from kauditcfg.manifest.patch import patch_pod
 from kauditcfg.manifest.pod import ApiServerPod, path_within
 from kauditcfg.manifest.yamltext import parse_documents
 from kauditcfg.plan import FileChange, Plan
-from kauditcfg.profiles import get_profile, parse_set_values, render_policy
+from kauditcfg.profiles import CIS_ROTATION, get_profile, parse_set_values, render_policy
 from kauditcfg.settings import LOG_PATH, POLICY_PATH, build_config
 from kauditcfg.versions import NEWEST, Version
 
@@ -73,7 +73,7 @@ def wanted_flags(opts: EnableOptions) -> dict[str, str]:
             ("audit-log-maxbackup", opts.log_maxbackup),
             ("audit-log-maxsize", opts.log_maxsize),
         ):
-            chosen = str(value) if value is not None else profile_flags.get(name, _CIS[name])
+            chosen = str(value) if value is not None else profile_flags.get(name, CIS_ROTATION[name])
             flags[name] = chosen
     if opts.log_format is not None:
         if opts.log_format not in LOG_FORMATS:
@@ -82,9 +82,6 @@ def wanted_flags(opts: EnableOptions) -> dict[str, str]:
     if opts.log_compress is not None:
         flags["audit-log-compress"] = "true" if opts.log_compress else "false"
     return flags
-
-
-_CIS = {"audit-log-maxage": "30", "audit-log-maxbackup": "10", "audit-log-maxsize": "100"}
 
 
 def _check_paths(opts: EnableOptions, manifest: str) -> None:

@@ -38,7 +38,7 @@ def _manifest_path(root: Path, manifest: str) -> str:
 
 
 def _human(report: CheckReport, fail_on: str, failing: bool) -> None:
-    from kauditcfg.check import SEVERITY_RANK
+    from kauditcfg.policy.lint import SEVERITY_RANK
 
     say(f"kauditcfg check: {report.manifest} (Kubernetes {format_version(report.version)})")
     findings = sorted(report.findings, key=lambda f: -SEVERITY_RANK[f.severity])
