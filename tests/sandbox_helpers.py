@@ -20,6 +20,16 @@ from kauditcfg.manifest.pod import ApiServerPod, load_apiserver_pod
 MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 POLICY = "/etc/kubernetes/audit/policy.yaml"
 LOG = "/var/log/kubernetes/audit/audit.log"
+# The old docs' mistake: the log *file* mounted, so rotation (a rename) fails.
+LOG_FILE_MOUNTED = [
+    {"name": "audit-log", "mountPath": LOG, "host": LOG, "type": "FileOrCreate"},
+    {
+        "name": "audit-policy",
+        "mountPath": "/etc/kubernetes/audit",
+        "host": "/etc/kubernetes/audit",
+        "readOnly": True,
+    },
+]
 LOG_DIR = "/var/log/kubernetes/audit"
 KAS_UID = 1203  # kubeadm-kas in fixtures/manifests/rootless-v1.30.4.yaml
 KAS_GID = 1203

@@ -18,6 +18,7 @@ from sandbox_helpers import (
     KAS_UID,
     LOG,
     LOG_DIR,
+    LOG_FILE_MOUNTED,
     MANIFEST,
     POLICY,
     ROOTLESS,
@@ -141,16 +142,7 @@ def test_policy_unreadable_by_rootless_user(tmp_path: Path) -> None:
 
 
 def test_log_file_mounted_instead_of_directory(tmp_path: Path) -> None:
-    mounts = [
-        {"name": "audit-log", "mountPath": LOG, "host": LOG, "type": "FileOrCreate"},
-        {
-            "name": "audit-policy",
-            "mountPath": "/etc/kubernetes/audit",
-            "host": "/etc/kubernetes/audit",
-            "readOnly": True,
-        },
-    ]
-    n = healthy_node(tmp_path, manifest_text(mounts=mounts))
+    n = healthy_node(tmp_path, manifest_text(mounts=LOG_FILE_MOUNTED))
     report = check(n)
     assert "mount the directory /var/log/kubernetes/audit" in finding(report, "log-file-mounted")
     assert next(f.severity for f in report.findings if f.id == "log-file-mounted") == "high"

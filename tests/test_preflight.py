@@ -17,6 +17,7 @@ from sandbox_helpers import (
     KAS_UID,
     LOG,
     LOG_DIR,
+    LOG_FILE_MOUNTED,
     POLICY,
     ROOTLESS,
     SA_KEY_READERS,
@@ -228,16 +229,7 @@ def test_flags_without_mounts_are_refused_naming_each_path(tmp_path: Path) -> No
 
 def test_log_file_mounted_instead_of_its_directory_is_refused(tmp_path: Path) -> None:
     n = node(tmp_path)
-    mounts = [
-        {"name": "audit-log", "mountPath": LOG, "host": LOG, "type": "FileOrCreate"},
-        {
-            "name": "audit-policy",
-            "mountPath": "/etc/kubernetes/audit",
-            "host": "/etc/kubernetes/audit",
-            "readOnly": True,
-        },
-    ]
-    report = preflight(n, manifest_text(mounts=mounts))
+    report = preflight(n, manifest_text(mounts=LOG_FILE_MOUNTED))
     assert any("mounts the log file itself" in p and "mount the directory" in p for p in report.problems)
 
 
