@@ -82,9 +82,3 @@ class Plan:
     @property
     def changed(self) -> bool:
         return any(f.changed for f in self.files) or bool(self.actions)
-
-    def file(self, path: str) -> FileChange | None:
-        for change in self.files:
-            if change.path == path:
-                return change
-        return None

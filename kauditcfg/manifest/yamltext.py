@@ -396,9 +396,7 @@ class TextEditor:
         texts.extend(_flow_scalar(x) for x in edit.inserts.get(len(edit.seq.value), []))
         return Splice(edit.seq.start_mark.index, edit.seq.end_mark.index, "[" + ", ".join(texts) + "]")
 
-    def insert_seq_items(
-        self, key: ScalarNode, seq: SequenceNode, index: int, items: Sequence[Any], like: int | None = None
-    ) -> None:
+    def insert_seq_items(self, key: ScalarNode, seq: SequenceNode, index: int, items: Sequence[Any]) -> None:
         """Insert `items` before position `index` of the block sequence `seq` (the value of `key`).
 
         New lines go right after the previous item's last line, so comment lines above the item

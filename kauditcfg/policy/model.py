@@ -12,10 +12,6 @@ API_V1 = "audit.k8s.io/v1"
 LEGACY_APIS: tuple[str, ...] = ("audit.k8s.io/v1beta1", "audit.k8s.io/v1alpha1")
 
 
-def level_at_least(level: str, floor: str) -> bool:
-    return LEVEL_RANK.get(level, -1) >= LEVEL_RANK[floor]
-
-
 @dataclass(frozen=True)
 class GroupResources:
     group: str = ""
