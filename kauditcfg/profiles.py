@@ -13,8 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.versions import Version, supports_omit_managed_fields
@@ -148,6 +146,9 @@ def environment() -> jinja2.Environment:
 
 
 def _flow_yaml(text: str, what: str) -> Any:
+    from ruamel.yaml import YAML  # only --set/--values need a parser; `profiles list` starts without it
+    from ruamel.yaml.error import YAMLError
+
     try:
         return YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
