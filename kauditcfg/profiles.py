@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.versions import Version, supports_omit_managed_fields
 
