@@ -1,0 +1,166 @@
+"""The Kubernetes API through the official client, loaded lazily, with errors as one clear line.
+
+Only the commands that talk to a cluster import this module: the client takes a noticeable time to
+import, and `kauditcfg --help`, `diff` and `enable` without `--wait` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kauditcfg import __version__
+from kauditcfg.errors import InvalidInput, KauditError, UsageError
+
+DEFAULT_KUBECONFIG = "/etc/kubernetes/admin.conf"
+EXIT_CLUSTER = 6  # the cluster could not be read or written: nothing was changed
+TIMEOUT = 10.0  # seconds for one request: a hung connection must not outlast --timeout
+
+
+class ClusterError(KauditError):
+    """The API was unreachable, refused the credentials or the request (exit 6, nothing changed)."""
+
+    exit_code = EXIT_CLUSTER
+
+
+class Conflict(Exception):
+    """409: the object changed since it was read (optimistic concurrency on resourceVersion)."""
+
+
+class NotFound(Exception):
+    """404 from the API."""
+
+
+@dataclass
+class Cluster:
+    """An API client for one kubeconfig; every call returns plain JSON (dicts), never models."""
+
+    api: Any  # kubernetes.client.ApiClient
+    server: str
+    kubeconfig: str
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            yield
+        except ApiException as exc:
+            status = int(exc.status or 0)
+            if status == 404:
+                raise NotFound(what) from None
+            if status == 409:
+                raise Conflict(what) from None
+            raise ClusterError(self._refused(status, what, exc)) from None
+        except (HTTPError, OSError) as exc:
+            reason = _reason(exc)
+            raise ClusterError(
+                f"{self.server}: cannot reach the Kubernetes API ({reason}) while reading {what}; "
+                f"is kube-apiserver running, and is the server in {self.kubeconfig} right?"
+            ) from None
+
+    def _refused(self, status: int, what: str, exc: Any) -> str:
+        message = ""
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            message = str(json.loads(exc.body).get("message", ""))
+        if status == 401:
+            return f"{self.kubeconfig}: the API at {self.server} refused its credentials (401 Unauthorized)"
+        if status == 403:
+            return (
+                f"{self.server}: forbidden (403) to access {what}: {message or exc.reason}; use a kubeconfig "
+                f"allowed to (kubeadm's {DEFAULT_KUBECONFIG})"
+            )
+        return f"{self.server}: {status} {exc.reason} for {what}{': ' + message if message else ''}"
+
+    def request(self, method: str, path: str, what: str, body: Any = None,
+                query: list[tuple[str, str]] | None = None, headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+        """One API call; JSON bodies decoded, text bodies returned as str."""
+        with self._errors(what):
+            response = self.api.call_api(
+                path,
+                method,
+                query_params=query or [],
+                header_params={"Accept": "application/json, */*", "Content-Type": "application/json",
+                               **(headers or {})},  # fmt: skip
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=TIMEOUT,
+            )
+            raw = response[0].data if isinstance(response, tuple) else response.data
+        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    # the few endpoints kauditcfg uses
+    def get_configmap(self, namespace: str, name: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}",
+                                 f"ConfigMap {namespace}/{name}"))  # fmt: skip
+
+    def replace_configmap(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.request("PUT", f"/api/v1/namespaces/{namespace}/configmaps/{name}",
+                                 f"ConfigMap {namespace}/{name}", body=body))  # fmt: skip
+
+    def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        result = self.request("GET", f"/api/v1/namespaces/{namespace}/pods", f"pods in {namespace}",
+                              query=[("labelSelector", label_selector)])  # fmt: skip
+        return list(result.get("items") or []) if isinstance(result, dict) else []
+
+    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}", f"pod {namespace}/{name}"))
+
+    def pod_log(self, namespace: str, name: str, container: str, tail: int) -> str:
+        text = self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}/log", f"the log of {name}",
+                            query=[("container", container), ("tailLines", str(tail))])  # fmt: skip
+        return text if isinstance(text, str) else json.dumps(text)
+
+    def readyz(self) -> tuple[bool, str]:
+        """kube-apiserver's own readiness (GET /readyz): ok, or the checks that fail."""
+        try:
+            text = self.request("GET", "/readyz", "/readyz")
+        except ClusterError as exc:
+            return False, exc.message
+        except NotFound:
+            return False, "/readyz not found"
+        body = text if isinstance(text, str) else json.dumps(text)
+        return body.strip() == "ok", body.strip()
+
+
+def _reason(exc: BaseException) -> str:
+    inner = getattr(exc, "reason", None)
+    text = str(inner if inner is not None else exc)
+    for marker in ("Connection refused", "timed out", "Name or service not known", "certificate verify failed"):
+        if marker in text:
+            return marker.lower()
+    return text.split(": ", 1)[-1][:160] or type(exc).__name__
+
+
+def connect(kubeconfig: str | Path) -> Cluster:
+    """A client for `kubeconfig`; UsageError when there is none, InvalidInput when it is unusable."""
+    path = Path(kubeconfig)
+    if not path.is_file():
+        raise UsageError(
+            f"{kubeconfig}: no such kubeconfig; pass --kubeconfig (kubeadm writes {DEFAULT_KUBECONFIG})"
+        )
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(path), client_configuration=configuration, persist_config=False
+        )
+    except (ConfigException, ValueError, TypeError, OSError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInput(f"{kubeconfig}: not a usable kubeconfig ({detail})") from None
+    configuration.retries = 1  # a refused connection is reported at once, not after urllib3's retries
+    api = client.ApiClient(configuration)
+    api.user_agent = f"kauditcfg/{__version__}"
+    return Cluster(api=api, server=str(configuration.host), kubeconfig=str(kubeconfig))
