@@ -10,7 +10,7 @@ import sys
 import typer
 
 from kauditcfg import __version__
-from kauditcfg.cli import check, manifest_cmds, policy, profiles
+from kauditcfg.cli import check, kubeadm, manifest_cmds, policy, profiles, verify
 from kauditcfg.cli.output import emit_json, empty_result, say
 from kauditcfg.errors import EXIT_USAGE
 
@@ -43,6 +43,8 @@ manifest_cmds.register(app)
 check.register(app)
 policy.register(app)
 profiles.register(app)
+kubeadm.register(app)
+verify.register(app)
 
 
 _USAGE_ERRORS = {"UsageError", "NoSuchOption", "BadParameter", "MissingParameter", "BadOptionUsage",

@@ -77,16 +77,26 @@ class Cluster:
             )
         return f"{self.server}: {status} {exc.reason} for {what}{': ' + message if message else ''}"
 
-    def request(self, method: str, path: str, what: str, body: Any = None,
-                query: list[tuple[str, str]] | None = None, headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """One API call; JSON bodies decoded, text bodies returned as str."""
         with self._errors(what):
             response = self.api.call_api(
                 path,
                 method,
                 query_params=query or [],
-                header_params={"Accept": "application/json, */*", "Content-Type": "application/json",
-                               **(headers or {})},  # fmt: skip
+                header_params={
+                    "Accept": "application/json, */*",
+                    "Content-Type": "application/json",
+                    **(headers or {}),
+                },
                 body=body,
                 auth_settings=["BearerToken"],
                 _preload_content=False,
@@ -101,24 +111,43 @@ class Cluster:
 
     # the few endpoints kauditcfg uses
     def get_configmap(self, namespace: str, name: str) -> dict[str, Any]:
-        return dict(self.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}",
-                                 f"ConfigMap {namespace}/{name}"))  # fmt: skip
+        return dict(
+            self.request(
+                "GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}", f"ConfigMap {namespace}/{name}"
+            )
+        )
 
     def replace_configmap(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.request("PUT", f"/api/v1/namespaces/{namespace}/configmaps/{name}",
-                                 f"ConfigMap {namespace}/{name}", body=body))  # fmt: skip
+        return dict(
+            self.request(
+                "PUT",
+                f"/api/v1/namespaces/{namespace}/configmaps/{name}",
+                f"ConfigMap {namespace}/{name}",
+                body=body,
+            )
+        )
 
     def list_pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        result = self.request("GET", f"/api/v1/namespaces/{namespace}/pods", f"pods in {namespace}",
-                              query=[("labelSelector", label_selector)])  # fmt: skip
+        result = self.request(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            f"pods in {namespace}",
+            query=[("labelSelector", label_selector)],
+        )
         return list(result.get("items") or []) if isinstance(result, dict) else []
 
     def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
-        return dict(self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}", f"pod {namespace}/{name}"))
+        return dict(
+            self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}", f"pod {namespace}/{name}")
+        )
 
     def pod_log(self, namespace: str, name: str, container: str, tail: int) -> str:
-        text = self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}/log", f"the log of {name}",
-                            query=[("container", container), ("tailLines", str(tail))])  # fmt: skip
+        text = self.request(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods/{name}/log",
+            f"the log of {name}",
+            query=[("container", container), ("tailLines", str(tail))],
+        )
         return text if isinstance(text, str) else json.dumps(text)
 
     def readyz(self) -> tuple[bool, str]:
@@ -136,7 +165,12 @@ class Cluster:
 def _reason(exc: BaseException) -> str:
     inner = getattr(exc, "reason", None)
     text = str(inner if inner is not None else exc)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "certificate verify failed"):
+    for marker in (
+        "Connection refused",
+        "timed out",
+        "Name or service not known",
+        "certificate verify failed",
+    ):
         if marker in text:
             return marker.lower()
     return text.split(": ", 1)[-1][:160] or type(exc).__name__

@@ -38,7 +38,9 @@ class SyncResult:
         return self.before != self.after
 
 
-def sync_kubeadm_config(cluster: Cluster, opts: EnableOptions, explicit: set[str], dry_run: bool) -> SyncResult:
+def sync_kubeadm_config(
+    cluster: Cluster, opts: EnableOptions, explicit: set[str], dry_run: bool
+) -> SyncResult:
     conflicts = 0
     for _ in range(ATTEMPTS):
         try:
@@ -68,7 +70,9 @@ def sync_kubeadm_config(cluster: Cluster, opts: EnableOptions, explicit: set[str
             conflicts += 1
             continue
         except NotFound:
-            raise ClusterError(f"{SOURCE}: deleted while kauditcfg was updating it; nothing was written") from None
+            raise ClusterError(
+                f"{SOURCE}: deleted while kauditcfg was updating it; nothing was written"
+            ) from None
         result.written = True
         result.resource_version = (written.get("metadata") or {}).get("resourceVersion")
         return result

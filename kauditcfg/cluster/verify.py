@@ -9,6 +9,7 @@ happened): only a real request shows it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -97,8 +98,9 @@ def _match(lines: list[bytes], probe: str) -> list[dict[str, Any]]:
     return events
 
 
-def _rule_for(host: Host, policy_path: str | None, event: dict[str, Any],
-              version: tuple[int, int]) -> tuple[int | None, list[str]]:  # fmt: skip
+def _rule_for(
+    host: Host, policy_path: str | None, event: dict[str, Any], version: tuple[int, int]
+) -> tuple[int | None, list[str]]:
     """Which rule of the policy on disk gives this event its level (first match wins)."""
     if not policy_path:
         return None, []
@@ -114,7 +116,9 @@ def _rule_for(host: Host, policy_path: str | None, event: dict[str, Any],
     loaded = validate_policy_text(data.decode("utf-8", errors="replace"), policy_path, version)
     if loaded.policy is None or not loaded.ok:
         return None, [f"{policy_path}: the policy does not load; the matching rule cannot be named"]
-    decision = Evaluator(loaded.policy).evaluate(request_of(msgspec.json.decode(json.dumps(event), type=Event)))
+    decision = Evaluator(loaded.policy).evaluate(
+        request_of(msgspec.json.decode(json.dumps(event), type=Event))
+    )
     warnings = []
     if decision.level != event.get("level"):
         warnings.append(
@@ -146,11 +150,14 @@ def verify_audit(
         raise InvalidInput(f"{log_path}: is a directory; --audit-log-path names the log file")
     tail = _LogTail(str(real))
     probe = PREFIX + uuid.uuid4().hex[:16]
-    try:
-        cluster.request("GET", f"/api/v1/namespaces/{probe}", f"namespace {probe}",
-                        headers={"User-Agent": f"kauditcfg-verify/{probe}"})  # fmt: skip
-    except NotFound:
-        pass  # expected: the namespace does not exist; the request is audited all the same
+    # 404 is expected: the namespace does not exist; the request is audited all the same.
+    with contextlib.suppress(NotFound):
+        cluster.request(
+            "GET",
+            f"/api/v1/namespaces/{probe}",
+            f"namespace {probe}",
+            headers={"User-Agent": f"kauditcfg-verify/{probe}"},
+        )
     result = VerifyResult(found=False, log_path=log_path, probe=probe, policy_path=policy_path)
     started = clock()
     while True:

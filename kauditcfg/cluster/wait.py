@@ -150,9 +150,12 @@ class ApiServerWatch:
         return seen
 
     def wait(
-        self, want_hash: str | None, timeout: float, progress: Progress | None = None,
+        self,
+        want_hash: str | None,
+        timeout: float,
+        progress: Progress | None = None,
         not_kubelet_hash: str | None = None,
-    ) -> tuple[bool, Seen]:  # fmt: skip
+    ) -> tuple[bool, Seen]:
         """Until the pod carries `want_hash` (None: no annotation), is Ready, and /readyz says ok.
 
         `not_kubelet_hash`: the kubelet's hash before the write, when the annotation alone cannot

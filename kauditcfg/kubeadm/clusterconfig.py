@@ -49,7 +49,9 @@ def extra_args_of(api_server: Any, api: str, source: str) -> dict[str, str]:
         return {}
     if api == V1BETA3:
         if not isinstance(args, dict):
-            raise InvalidInput(f"{source}: apiServer.extraArgs must be a map of flag: value in {GROUP}/v1beta3")
+            raise InvalidInput(
+                f"{source}: apiServer.extraArgs must be a map of flag: value in {GROUP}/v1beta3"
+            )
         return {str(k): str(v) for k, v in args.items()}
     if not isinstance(args, list) or not all(isinstance(a, dict) and "name" in a for a in args):
         raise InvalidInput(

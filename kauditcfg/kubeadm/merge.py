@@ -161,7 +161,9 @@ class _Merger:
             )
             return
         if mapping.flow_style:
-            raise InvalidInput(f"{self.source}: a flow-style mapping ({{...}}) cannot be merged; use block style")
+            raise InvalidInput(
+                f"{self.source}: a flow-style mapping ({{...}}) cannot be merged; use block style"
+            )
         keys = [str(k.value) for k, _ in mapping.value]
         index = len(keys)
         if _is_sorted(keys):
@@ -196,7 +198,9 @@ class _Merger:
         elif isinstance(args[1], SequenceNode) and not args[1].flow_style:
             self._merge_arg_list(args[0], args[1])
         else:
-            raise InvalidInput(f"{self.source}: apiServer.extraArgs must be written in block style to be merged")
+            raise InvalidInput(
+                f"{self.source}: apiServer.extraArgs must be written in block style to be merged"
+            )
         vols = map_item(api_node, "extraVolumes")
         if vols is None or self._empty(vols[1]):
             if volumes_value:
@@ -253,8 +257,10 @@ class _Merger:
         best: int | None = None
         for i, vol in enumerate(vols):
             mount = _norm(vol.get("mountPath"))
-            if mount and path_within(path, mount) and (
-                best is None or len(mount) > len(_norm(vols[best].get("mountPath")))
+            if (
+                mount
+                and path_within(path, mount)
+                and (best is None or len(mount) > len(_norm(vols[best].get("mountPath"))))
             ):
                 best = i
         return best
@@ -291,7 +297,9 @@ class _Merger:
                         "writable (readOnly: false) or choose another --log-path"
                     )
                 replace.add(index)
-                self.notes.append(f"fixed extraVolume {vol.get('name')!r}: the log directory must be writable")
+                self.notes.append(
+                    f"fixed extraVolume {vol.get('name')!r}: the log directory must be writable"
+                )
             new.append(self._new_volume(spec, vols, names, replace))
         for i, vol in enumerate(vols):
             if i in needed or i in replace:

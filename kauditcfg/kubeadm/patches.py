@@ -84,7 +84,9 @@ def json_patch(config: AuditConfig) -> str:
     ops: list[dict[str, Any]] = [
         {"op": "add", "path": "/spec/containers/0/command/-", "value": item} for item in _flag_items(config)
     ]
-    ops += [{"op": "add", "path": "/spec/containers/0/volumeMounts/-", "value": _mount(m)} for m in config.mounts]
+    ops += [
+        {"op": "add", "path": "/spec/containers/0/volumeMounts/-", "value": _mount(m)} for m in config.mounts
+    ]
     ops += [{"op": "add", "path": "/spec/volumes/-", "value": _volume(m)} for m in config.mounts]
     # "~1" is "/" escaped (RFC 6901); kubeadm's pod always has annotations, so the parent exists.
     ops.append(
@@ -127,7 +129,9 @@ def review_directory(names: list[str], own: str) -> list[PatchFileIssue]:
                 PatchFileIssue(name, "a +merge patch replaces the whole containers list; prefer +strategic")
             )
         else:
-            issues.append(PatchFileIssue(name, "also patches kube-apiserver; check it does not set audit flags"))
+            issues.append(
+                PatchFileIssue(name, "also patches kube-apiserver; check it does not set audit flags")
+            )
     return issues
 
 

@@ -74,8 +74,14 @@ def plan_config_in_place(
     stat = file_stat(host, path)
     plan = Plan(command="kubeadm-config")
     plan.files.append(
-        FileChange(path, before, emitted.text.encode("utf-8"), mode=stat[0] if stat else 0o600,
-                   keep_mode=True, before_stat=stat)  # fmt: skip
+        FileChange(
+            path,
+            before,
+            emitted.text.encode("utf-8"),
+            mode=stat[0] if stat else 0o600,
+            keep_mode=True,
+            before_stat=stat,
+        )
     )
     plan.warnings.extend(emitted.notes)
     return plan, emitted.notes
@@ -95,7 +101,9 @@ def plan_patches(
     host: Host, directory: str, fmt: str, opts: EnableOptions, explicit: set[str], manifest: str
 ) -> Plan:
     if fmt not in ("strategic", "json"):
-        raise UsageError(f"--format {fmt!r}: choose strategic or json (kubeadm's +merge would drop containers)")
+        raise UsageError(
+            f"--format {fmt!r}: choose strategic or json (kubeadm's +merge would drop containers)"
+        )
     if not directory.startswith("/"):
         raise UsageError(f"--dir {directory!r}: must be an absolute path on the node")
     existing, version = _node_manifest(host, manifest)
@@ -107,11 +115,20 @@ def plan_patches(
     for name in own_files(names):
         path = posixpath.join(directory, name)
         if path != target:
-            plan.files.append(FileChange(path, host.read_bytes(path), None, before_stat=file_stat(host, path)))
+            plan.files.append(
+                FileChange(path, host.read_bytes(path), None, before_stat=file_stat(host, path))
+            )
     plan.files.append(
-        FileChange(target, host.read_bytes(target), patch_text(audit.config, fmt).encode(), mode=0o600,
-                   before_stat=file_stat(host, target))  # fmt: skip
+        FileChange(
+            target,
+            host.read_bytes(target),
+            patch_text(audit.config, fmt).encode(),
+            mode=0o600,
+            before_stat=file_stat(host, target),
+        )
     )
     plan.warnings.extend(audit.notes)
-    plan.warnings.extend(f"{directory}/{i.name}: {i.problem}" for i in review_directory(names, posixpath.basename(target)))
+    plan.warnings.extend(
+        f"{directory}/{i.name}: {i.problem}" for i in review_directory(names, posixpath.basename(target))
+    )
     return plan

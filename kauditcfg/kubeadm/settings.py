@@ -15,8 +15,11 @@ from kauditcfg.settings import AuditConfig, build_config
 from kauditcfg.versions import NEWEST, Version
 
 ROTATION_FLAGS = ("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize")
-_OPTION_OF = {"audit-log-maxage": "log_maxage", "audit-log-maxbackup": "log_maxbackup",
-              "audit-log-maxsize": "log_maxsize"}  # fmt: skip
+_OPTION_OF = {
+    "audit-log-maxage": "log_maxage",
+    "audit-log-maxbackup": "log_maxbackup",
+    "audit-log-maxsize": "log_maxsize",
+}
 
 
 @dataclass(frozen=True)
