@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from kauditcfg import __version__
 from kauditcfg.errors import InvalidInput, KauditError, UsageError
@@ -51,31 +52,33 @@ class Cluster:
         try:
             yield
         except ApiException as exc:
-            status = int(exc.status or 0)
-            if status == 404:
-                raise NotFound(what) from None
-            if status == 409:
-                raise Conflict(what) from None
-            raise ClusterError(self._refused(status, what, exc)) from None
+            self._raise_for(int(exc.status or 0), str(exc.reason or ""), exc.body, what)
         except (HTTPError, OSError) as exc:
-            reason = _reason(exc)
             raise ClusterError(
-                f"{self.server}: cannot reach the Kubernetes API ({reason}) while reading {what}; "
+                f"{self.server}: cannot reach the Kubernetes API ({_reason(exc)}) while reading {what}; "
                 f"is kube-apiserver running, and is the server in {self.kubeconfig} right?"
             ) from None
 
-    def _refused(self, status: int, what: str, exc: Any) -> str:
+    def _raise_for(self, status: int, reason: str, body: Any, what: str) -> None:
+        if status == 404:
+            raise NotFound(what)
+        if status == 409:
+            raise Conflict(what)
         message = ""
         with contextlib.suppress(ValueError, TypeError, AttributeError):
-            message = str(json.loads(exc.body).get("message", ""))
+            message = str(json.loads(body).get("message", ""))
+        if status == 0:  # the client's own code for TLS failures
+            raise ClusterError(f"{self.server}: TLS failure while reading {what}: {reason.splitlines()[-1]}")
         if status == 401:
-            return f"{self.kubeconfig}: the API at {self.server} refused its credentials (401 Unauthorized)"
+            raise ClusterError(
+                f"{self.kubeconfig}: the API at {self.server} refused its credentials (401 Unauthorized)"
+            )
         if status == 403:
-            return (
-                f"{self.server}: forbidden (403) to access {what}: {message or exc.reason}; use a kubeconfig "
+            raise ClusterError(
+                f"{self.server}: forbidden (403) to access {what}: {message or reason}; use a kubeconfig "
                 f"allowed to (kubeadm's {DEFAULT_KUBECONFIG})"
             )
-        return f"{self.server}: {status} {exc.reason} for {what}{': ' + message if message else ''}"
+        raise ClusterError(f"{self.server}: {status} {reason} for {what}{': ' + message if message else ''}")
 
     def request(
         self,
@@ -83,27 +86,31 @@ class Cluster:
         path: str,
         what: str,
         body: Any = None,
-        query: list[tuple[str, str]] | None = None,
+        query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        """One API call; JSON bodies decoded, text bodies returned as str."""
+        """One API call through the client's REST layer (its TLS, auth and proxy settings); JSON
+        bodies decoded, text bodies returned as str. The typed API classes are avoided: their call
+        signatures differ between client releases, and the bodies are wanted as plain JSON."""
+        configuration = self.api.configuration
+        all_headers = {"Accept": "application/json, */*", "User-Agent": self.api.user_agent}
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+        for auth in configuration.auth_settings().values():
+            if auth.get("in") == "header" and auth.get("value"):
+                all_headers[auth["key"]] = auth["value"]
+        all_headers.update(headers or {})
+        url = configuration.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
         with self._errors(what):
-            response = self.api.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params={
-                    "Accept": "application/json, */*",
-                    "Content-Type": "application/json",
-                    **(headers or {}),
-                },
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=TIMEOUT,
+            response = self.api.rest_client.request(
+                method, url, headers=all_headers, body=body, _request_timeout=TIMEOUT
             )
-            raw = response[0].data if isinstance(response, tuple) else response.data
+            raw = getattr(response, "data", None)
+            if raw is None:
+                raw = response.read()
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
+        if not 200 <= int(response.status) <= 299:
+            self._raise_for(int(response.status), str(response.reason or ""), text, what)
         try:
             return json.loads(text)
         except ValueError:
@@ -132,7 +139,7 @@ class Cluster:
             "GET",
             f"/api/v1/namespaces/{namespace}/pods",
             f"pods in {namespace}",
-            query=[("labelSelector", label_selector)],
+            query={"labelSelector": label_selector},
         )
         return list(result.get("items") or []) if isinstance(result, dict) else []
 
@@ -146,7 +153,7 @@ class Cluster:
             "GET",
             f"/api/v1/namespaces/{namespace}/pods/{name}/log",
             f"the log of {name}",
-            query=[("container", container), ("tailLines", str(tail))],
+            query={"container": container, "tailLines": str(tail)},
         )
         return text if isinstance(text, str) else json.dumps(text)
 
