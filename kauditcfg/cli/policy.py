@@ -289,6 +289,7 @@ def _write_stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
     bad = 0
     sys.stdout.flush()
     out = sys.stdout.buffer
+
     def warn(line: BadLine) -> None:
         say(paint("warning: ", "yellow") + f"{line.source}:{line.line}: skipped: {line.problem}")
 

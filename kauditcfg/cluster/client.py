@@ -80,7 +80,7 @@ class Cluster:
             )
         raise ClusterError(f"{self.server}: {status} {reason} for {what}{': ' + message if message else ''}")
 
-    def request(
+    def send(
         self,
         method: str,
         path: str,
@@ -88,10 +88,10 @@ class Cluster:
         body: Any = None,
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
-    ) -> Any:
-        """One API call through the client's REST layer (its TLS, auth and proxy settings); JSON
-        bodies decoded, text bodies returned as str. The typed API classes are avoided: their call
-        signatures differ between client releases, and the bodies are wanted as plain JSON."""
+    ) -> tuple[int, str, str]:
+        """One API call through the client's REST layer (its TLS, auth and proxy settings): the
+        status, reason and body. The typed API classes are avoided: their call signatures differ
+        between client releases, and the bodies are wanted as plain JSON."""
         configuration = self.api.configuration
         all_headers = {"Accept": "application/json, */*", "User-Agent": self.api.user_agent}
         if body is not None:
@@ -109,8 +109,21 @@ class Cluster:
             if raw is None:
                 raw = response.read()
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-        if not 200 <= int(response.status) <= 299:
-            self._raise_for(int(response.status), str(response.reason or ""), text, what)
+        return int(response.status), str(response.reason or ""), text
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """An API call that must succeed: JSON bodies decoded, text returned as str."""
+        status, reason, text = self.send(method, path, what, body, query, headers)
+        if not 200 <= status <= 299:
+            self._raise_for(status, reason, text, what)
         try:
             return json.loads(text)
         except ValueError:
@@ -158,15 +171,13 @@ class Cluster:
         return text if isinstance(text, str) else json.dumps(text)
 
     def readyz(self) -> tuple[bool, str]:
-        """kube-apiserver's own readiness (GET /readyz): ok, or the checks that fail."""
+        """kube-apiserver's own readiness (GET /readyz): ok, or the body naming the failing checks."""
         try:
-            text = self.request("GET", "/readyz", "/readyz")
-        except ClusterError as exc:
-            return False, exc.message
-        except NotFound:
-            return False, "/readyz not found"
-        body = text if isinstance(text, str) else json.dumps(text)
-        return body.strip() == "ok", body.strip()
+            status, reason, body = self.send("GET", "/readyz", "/readyz")
+        except (ClusterError, NotFound, Conflict) as exc:
+            return False, str(exc)
+        body = body.strip() or f"{status} {reason}"
+        return status == 200 and body == "ok", body
 
 
 def _reason(exc: BaseException) -> str:
