@@ -61,7 +61,7 @@ def test_ready_after_the_kubelet_restarts_it(sandbox, tmp_path: Path) -> None:  
         watch = watch_for(fake, tmp_path)
         watch.locate()
         new_hash = enable(root)
-        ok, seen = watch.wait(new_hash, timeout=300)
+        ok, _ = watch.wait(new_hash, timeout=300)
     assert ok
     # the first looks saw the old pod, not ready, and /readyz failing: the wait went on
     assert [s.pod.config_hash if s.pod else None for s in watch.history[:4]] == [None] * 4
