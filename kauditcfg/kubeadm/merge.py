@@ -310,11 +310,12 @@ class _Merger:
         for i in sorted(replace):
             self.editor.delete_seq_item(seq, i)
         kept = [i for i in range(len(vols)) if i not in replace]
-        kept_names = [str(vols[i].get("name")) for i in kept]
+        # kubeadm's own output is sorted by name; a hand-kept list keeps its order, new items last
+        in_order = _is_sorted([str(v.get("name")) for v in vols])
         sibling = vols[kept[0]] if kept else None
-        for vol in sorted(new, key=lambda v: str(v["name"])) if _is_sorted(kept_names) else new:
+        for vol in sorted(new, key=lambda v: str(v["name"])) if in_order else new:
             at = len(seq.value)
-            if _is_sorted(kept_names):
+            if in_order:
                 at = next((i for i in kept if str(vols[i].get("name")) > vol["name"]), len(seq.value))
             self.editor.insert_seq_items(key, seq, at, [_ordered_like(vol, sibling)])
 

@@ -60,9 +60,15 @@ def test_verify_finds_the_probe_and_names_the_rule(sandbox, tmp_path: Path) -> N
     name = result["probe"].rsplit("/", 1)[-1]
     groups = ("kubeadm:cluster-admins", "system:authenticated")
     request = Request(
-        verb="get", user="kubernetes-admin", groups=groups, is_resource=True,
-        namespace=name, resource="namespaces", name=name, api_version="v1",
-    )  # fmt: skip
+        verb="get",
+        user="kubernetes-admin",
+        groups=groups,
+        is_resource=True,
+        namespace=name,
+        resource="namespaces",
+        name=name,
+        api_version="v1",
+    )
     decision = Evaluator(policy).evaluate(request)
     assert decision.level == "Metadata" and result["rule"] == decision.rule
     assert result["warnings"] == []
