@@ -51,4 +51,5 @@ class ReadinessGate:
             self.before()
         assert self.watch is not None and self.old is not None
         new_hash = manifest_hash(manifest_after, manifest_path)
-        return wait_or_restore(self.watch, self.host, new_hash, self.old, self.timeout, restore, self.progress)
+        watch, old = self.watch, self.old
+        return wait_or_restore(watch, self.host, new_hash, old, self.timeout, restore, self.progress)
