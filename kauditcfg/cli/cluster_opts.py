@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from kauditcfg.hostfs import Host
 
 if TYPE_CHECKING:
     from kauditcfg.cluster.client import Cluster
+    from kauditcfg.cluster.gate import ReadinessGate
     from kauditcfg.cluster.wait import Progress, Seen
 
 
@@ -43,3 +46,36 @@ def end_progress() -> None:
     if hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
         sys.stderr.write("\r\x1b[2K")
         sys.stderr.flush()
+
+
+# --wait for enable, disable and rollback, declared once.
+Wait = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="After writing, wait until kube-apiserver runs the new configuration and /readyz is ok; "
+        "if it does not within --timeout, restore the previous files and exit 5.",
+    ),
+]
+Timeout = Annotated[float, typer.Option("--timeout", help="Seconds --wait waits (each way).", min=1)]
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig", help="kubeconfig to reach the cluster (default /etc/kubernetes/admin.conf)."
+    ),
+]
+Node = Annotated[
+    str | None,
+    typer.Option("--node", help="This node's name, when the kubelet does not use the host name."),
+]
+
+
+def readiness_gate(host: Host, kubeconfig: str | None, node: str | None, timeout: float) -> ReadinessGate:
+    """The --wait step, connected and pointed at this node's kube-apiserver before anything is written."""
+    from kauditcfg.cluster.client import DEFAULT_KUBECONFIG
+    from kauditcfg.cluster.gate import ReadinessGate
+
+    path = kubeconfig if kubeconfig is not None else str(host.path(DEFAULT_KUBECONFIG))
+    gate = ReadinessGate(host, path, node=node, timeout=timeout, progress=tty_progress())
+    gate.before()
+    return gate

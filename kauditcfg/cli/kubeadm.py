@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kauditcfg.cli.cluster_opts import Kubeconfig
 from kauditcfg.cli.manifest_cmds import (
     Json,
     K8sVersion,
@@ -58,12 +59,6 @@ ApiVersion = Annotated[
         "--api-version",
         help="kubeadm.k8s.io version: v1beta3 (kubeadm 1.22-1.35) or v1beta4 (1.31+). Default: the file's, "
         "else from --kubernetes-version, else v1beta4.",
-    ),
-]
-Kubeconfig = Annotated[
-    str | None,
-    typer.Option(
-        "--kubeconfig", help="kubeconfig to reach the cluster (default /etc/kubernetes/admin.conf)."
     ),
 ]
 

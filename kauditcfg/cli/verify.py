@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kauditcfg.cli.kubeadm import Kubeconfig
+from kauditcfg.cli.cluster_opts import Kubeconfig
 from kauditcfg.cli.manifest_cmds import Json, Manifest, Root
 from kauditcfg.cli.output import emit_json, paint, run, say
 from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
