@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from kauditcfg.cluster.client import Cluster
     from kauditcfg.cluster.gate import ReadinessGate
     from kauditcfg.cluster.wait import Progress, Seen
+    from kauditcfg.plan import Plan
 
 
 def connect_for(host: Host, kubeconfig: str | None) -> Cluster:
@@ -79,3 +81,50 @@ def readiness_gate(host: Host, kubeconfig: str | None, node: str | None, timeout
     gate = ReadinessGate(host, path, node=node, timeout=timeout, progress=tty_progress())
     gate.before()
     return gate
+
+
+@dataclass(frozen=True)
+class WaitOptions:
+    """--wait and its settings, as given to enable, disable or rollback."""
+
+    timeout: float
+    kubeconfig: str | None
+    node: str | None
+
+    @classmethod
+    def of(cls, wait: bool, timeout: float, kubeconfig: str | None, node: str | None) -> WaitOptions | None:
+        return cls(timeout, kubeconfig, node) if wait else None
+
+    def gate(self, host: Host) -> ReadinessGate:
+        return readiness_gate(host, self.kubeconfig, self.node, self.timeout)
+
+    def after(self, gate: ReadinessGate, plan: Plan, manifest: str) -> Seen | None:
+        """Wait when the manifest changed (else the kubelet restarts nothing); on failure write every
+        file of `plan` back as it was, through the same writer, and raise NotReadyRestored (exit 5)."""
+        from kauditcfg.apply import apply_plan
+
+        change = next((f for f in plan.files if f.path == manifest and f.changed), None)
+        if change is None or change.after is None:
+            return None
+
+        def restore() -> None:
+            apply_plan(gate.host, undo_plan(plan), manifest, backup=False)
+
+        try:
+            return gate.after(manifest, change.after, restore)
+        finally:
+            end_progress()
+
+
+def undo_plan(plan: Plan) -> Plan:
+    """The plan that puts every file `plan` changed back as it was (bytes, mode and owner)."""
+    from kauditcfg.plan import FileChange
+    from kauditcfg.plan import Plan as PlanType
+
+    undo = PlanType(command="rollback", restart_required=plan.restart_required)
+    for f in plan.files:
+        if not f.changed:
+            continue
+        mode, uid, gid = f.before_stat if f.before_stat is not None else (f.mode, None, None)
+        undo.files.append(FileChange(f.path, f.after, f.before, mode=mode, uid=uid, gid=gid))
+    return undo

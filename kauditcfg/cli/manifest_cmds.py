@@ -19,6 +19,7 @@ from kauditcfg.settings import LOG_PATH, POLICY_PATH
 if TYPE_CHECKING:
     from kauditcfg.enable import EnableOptions
     from kauditcfg.plan import Plan
+from kauditcfg.cli.cluster_opts import Kubeconfig, Node, Timeout, Wait, WaitOptions
 
 Root = Annotated[
     Path,
@@ -94,6 +95,7 @@ def _mutate(
     dry_run: bool,
     as_json: bool,
     backup: bool = True,
+    wait: WaitOptions | None = None,
 ) -> None:
     """The common run of enable/disable/rollback: plan (and apply under the lock), then report."""
 
@@ -106,12 +108,19 @@ def _mutate(
             if not as_json:
                 _print_diffs(plan)
             return result(plan, None, applied=False)
+        gate = wait.gate(host) if wait is not None else None  # before writing: refuse early
         with host.lock(manifest):
             plan = make_plan()
             taken = apply_plan(host, plan, manifest, backup=backup)
+            seen = wait.after(gate, plan, manifest) if wait is not None and gate is not None else None
         if not as_json:
             _summary(plan, taken)
-        return result(plan, taken, applied=True)
+            if seen is not None:
+                say(f"kube-apiserver is ready: {seen.describe()}")
+        out = result(plan, taken, applied=True)
+        if seen is not None:
+            out["ready"] = True
+        return out
 
     out = run(body, as_json, empty_result())
     if as_json:
@@ -199,6 +208,10 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Print the diff, write nothing, exit 0.")
         ] = False,
+        wait: Wait = False,
+        timeout: Timeout = 300,
+        kubeconfig: Kubeconfig = None,
+        node: Node = None,
         as_json: Json = False,
     ) -> None:
         """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
@@ -210,7 +223,9 @@ def register(app: typer.Typer) -> None:
 
             return plan_enable(host, _enable_options(given), manifest)
 
-        _mutate(host, manifest, make_plan, dry_run, as_json)
+        _mutate(
+            host, manifest, make_plan, dry_run, as_json, wait=WaitOptions.of(wait, timeout, kubeconfig, node)
+        )
 
     @app.command()
     def diff(
@@ -259,6 +274,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy).")
         ] = False,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing.")] = False,
+        wait: Wait = False,
+        timeout: Timeout = 300,
+        kubeconfig: Kubeconfig = None,
+        node: Node = None,
         as_json: Json = False,
     ) -> None:
         """Remove every audit flag, audit volume and mount, and the kauditcfg annotation."""
@@ -269,13 +288,19 @@ def register(app: typer.Typer) -> None:
 
             return plan_disable(host, manifest, purge)
 
-        _mutate(host, manifest, make_plan, dry_run, as_json)
+        _mutate(
+            host, manifest, make_plan, dry_run, as_json, wait=WaitOptions.of(wait, timeout, kubeconfig, node)
+        )
 
     @app.command()
     def rollback(
         root: Root = Path("/"),
         manifest: Manifest = DEFAULT_MANIFEST,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing.")] = False,
+        wait: Wait = False,
+        timeout: Timeout = 300,
+        kubeconfig: Kubeconfig = None,
+        node: Node = None,
         as_json: Json = False,
     ) -> None:
         """Restore the files replaced by the most recent enable/disable from its backup."""
@@ -287,4 +312,5 @@ def register(app: typer.Typer) -> None:
             return plan_rollback(host)
 
         # rollback writes the backup's copies back: backing them up again would only shadow it
-        _mutate(host, manifest, make_plan, dry_run, as_json, backup=False)
+        waiting = WaitOptions.of(wait, timeout, kubeconfig, node)
+        _mutate(host, manifest, make_plan, dry_run, as_json, backup=False, wait=waiting)
