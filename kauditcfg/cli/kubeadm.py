@@ -93,7 +93,9 @@ def config_cmd(
     manifest: Manifest = DEFAULT_MANIFEST,
     in_file: Annotated[
         str | None,
-        typer.Option("--in", help="Merge into this kubeadm config file (a node path, under --root; comments kept)."),
+        typer.Option(
+            "--in", help="Merge into this kubeadm config file (a node path, under --root; comments kept)."
+        ),
     ] = None,
     in_place: Annotated[
         bool, typer.Option("--in-place", help="With --in: write the file (atomically, with a backup).")
