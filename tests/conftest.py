@@ -59,6 +59,6 @@ class _RoomyDisk:
 
 @pytest.fixture(autouse=True)
 def _roomy_disk(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kauditcfg.preflight
+    import kauditcfg.node.disk
 
-    monkeypatch.setattr(kauditcfg.preflight, "default_statvfs", lambda path: _RoomyDisk())
+    monkeypatch.setattr(kauditcfg.node.disk, "default_statvfs", lambda path: _RoomyDisk())

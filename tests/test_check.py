@@ -29,9 +29,9 @@ from sandbox_helpers import (
     node,
 )
 
-import kauditcfg.preflight
-from kauditcfg.check import CheckReport, run_check
+import kauditcfg.node.disk
 from kauditcfg.cli import app
+from kauditcfg.node.check import CheckReport, run_check
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "manifests"
 BIG_DISK = FakeStatvfs(free_mb=1_000_000)
@@ -338,7 +338,7 @@ def test_cis_c0161_reported_when_the_engine_is_installed(tmp_path: Path) -> None
 
 @pytest.fixture
 def big_disk(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kauditcfg.preflight, "default_statvfs", BIG_DISK)
+    monkeypatch.setattr(kauditcfg.node.disk, "default_statvfs", BIG_DISK)
 
 
 def cli(*args: str) -> tuple[int, str, str]:

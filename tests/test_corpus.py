@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from kauditcfg.cli import app
 from kauditcfg.manifest.pod import load_apiserver_pod
-from kauditcfg.manifest.yamltext import parse_documents
+from kauditcfg.yamltext import parse_documents
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not present at {CORPUS} (plain clone)")
 
@@ -126,8 +126,8 @@ def test_corpus_enable_diff_disable_rollback(path: Path, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("path", pods(), ids=lambda p: p.name)
 def test_corpus_output_validates_as_a_pod(path: Path) -> None:
+    from kauditcfg.config.audit import build_config
     from kauditcfg.manifest.patch import patch_manifest
-    from kauditcfg.settings import build_config
 
     out = patch_manifest(load_apiserver_pod(path.read_text(), path.name), build_config(CIS_FLAGS, b"p"))
     data = parse_documents(out, path.name)[0].data

@@ -10,11 +10,11 @@ import kubernetes_validate
 import pytest
 from conftest import FIXTURES, GOLDEN, fixture_files
 
+from kauditcfg.config.audit import AuditConfig, build_config
 from kauditcfg.errors import InvalidInput, PreflightRefused
 from kauditcfg.manifest.patch import patch_manifest
 from kauditcfg.manifest.pod import load_apiserver_pod
-from kauditcfg.manifest.yamltext import parse_documents
-from kauditcfg.settings import AuditConfig, build_config
+from kauditcfg.yamltext import parse_documents
 
 FLAGS = {
     "audit-policy-file": "/etc/kubernetes/audit/policy.yaml",

@@ -30,8 +30,8 @@ from sandbox_helpers import (
     snapshot,
 )
 
-from kauditcfg.plan import FileChange, HostAction
-from kauditcfg.preflight import PreflightOptions, PreflightReport, run_preflight
+from kauditcfg.node.preflight import PreflightOptions, PreflightReport, run_preflight
+from kauditcfg.ops.plan import FileChange, HostAction
 from kauditcfg.versions import Version
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "manifests"
@@ -82,6 +82,7 @@ def test_root_pod_log_dir_missing_is_created_root_owned_0700(tmp_path: Path) -> 
     report = preflight(n, manifest_text(), [change])
     assert report.problems == []
     assert report.actions == [HostAction("mkdir", LOG_DIR, mode=0o700, uid=0, gid=0)]
+    change = report.owned(change)  # preflight says which owner it wants; the plan takes it
     assert (change.uid, change.gid, change.mode) == (0, 0, 0o600)
 
 
@@ -126,6 +127,7 @@ def test_rootless_missing_log_dir_is_created_owned_by_run_as_user(tmp_path: Path
     assert report.problems == []
     assert report.actions == [HostAction("mkdir", LOG_DIR, mode=0o700, uid=KAS_UID, gid=KAS_GID)]
     # Root keeps the policy; the kube-apiserver group may read it, nobody else.
+    change = report.owned(change)  # preflight says which owner it wants; the plan takes it
     assert (change.uid, change.gid, change.mode) == (0, KAS_GID, 0o640)
 
 
@@ -134,6 +136,7 @@ def test_rootless_without_run_as_group_owns_policy_by_the_user(tmp_path: Path) -
     change = policy_change(n)
     report = preflight(n, manifest_text(security={"runAsUser": KAS_UID}), [change])
     assert report.problems == []
+    change = report.owned(change)  # preflight says which owner it wants; the plan takes it
     assert (change.uid, change.gid, change.mode) == (KAS_UID, 0, 0o600)
     assert report.actions == [HostAction("mkdir", LOG_DIR, mode=0o700, uid=KAS_UID, gid=0)]
 
@@ -202,8 +205,8 @@ def test_rootless_fixture_refused_then_fixed(tmp_path: Path) -> None:
     fixture = FIXTURES / "rootless-v1.30.4.yaml"
     if not fixture.is_file():
         pytest.skip("fixtures/manifests/rootless-v1.30.4.yaml not present yet")
+    from kauditcfg.config.audit import build_config
     from kauditcfg.manifest.patch import patch_manifest
-    from kauditcfg.settings import build_config
 
     n = node(tmp_path)
     n.mkdir(LOG_DIR, uid=0, gid=0, mode=0o755)
@@ -433,6 +436,7 @@ def test_webhook_kubeconfig_files_must_be_mounted_and_present(tmp_path: Path) ->
     report = preflight(n, manifest_text(flags), [policy_change(n), hook])
     only_problem(report, "certificate-authority /opt/ca/ca.crt", "no volumeMount")
     assert any("--audit-webhook-mode=blocking" in w for w in report.warnings)
+    hook = report.owned(hook)
     assert (hook.uid, hook.gid, hook.mode) == (0, 0, 0o600)
 
     relative = FileChange(WEBHOOK, None, webhook_config("ca.crt"))  # next to the kubeconfig, not there
@@ -471,9 +475,9 @@ def rootless_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Node:
     fixture = FIXTURES / "rootless-v1.30.4.yaml"
     if not fixture.is_file():
         pytest.skip("fixtures/manifests/rootless-v1.30.4.yaml not present yet")
-    import kauditcfg.preflight
+    import kauditcfg.node.disk
 
-    monkeypatch.setattr(kauditcfg.preflight, "default_statvfs", BIG_DISK)
+    monkeypatch.setattr(kauditcfg.node.disk, "default_statvfs", BIG_DISK)
     n = node(tmp_path)
     n.manifest(fixture.read_text())
     return n
@@ -520,9 +524,9 @@ def test_enable_unbounded_retention_refused_unless_allowed(rootless_node: Node) 
 
 
 def test_enable_absurd_budget_refused(rootless_node: Node, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kauditcfg.preflight
+    import kauditcfg.node.disk
 
-    monkeypatch.setattr(kauditcfg.preflight, "default_statvfs", FakeStatvfs(free_mb=20_000))
+    monkeypatch.setattr(kauditcfg.node.disk, "default_statvfs", FakeStatvfs(free_mb=20_000))
     _, err = refused(rootless_node, "--log-maxsize", "1000", "--log-maxbackup", "100")
     assert "101000 MB" in err and "20000 MB" in err
 

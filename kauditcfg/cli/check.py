@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kauditcfg.cli.output import emit_json, paint, run, say
+from kauditcfg.cli.output import emit_json, paint, say
+from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.errors import UsageError
-from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
+from kauditcfg.hostfs import Host
 from kauditcfg.versions import format_version, parse_version
 
 if TYPE_CHECKING:  # the doctor's core (ruamel.yaml, the policy engine) loads only when `check` runs
-    from kauditcfg.check import CheckReport
+    from kauditcfg.node.check import CheckReport
 
 
 class FailOn(enum.StrEnum):
@@ -38,10 +39,10 @@ def _manifest_path(root: Path, manifest: str) -> str:
 
 
 def _human(report: CheckReport, fail_on: str, failing: bool) -> None:
-    from kauditcfg.policy.lint import SEVERITY_RANK
+    from kauditcfg.config.findings import by_severity
 
     say(f"kauditcfg check: {report.manifest} (Kubernetes {format_version(report.version)})")
-    findings = sorted(report.findings, key=lambda f: -SEVERITY_RANK[f.severity])
+    findings = by_severity(report.findings)
     if findings:
         width = max(len(f.id) for f in findings)
         say(f"  {'SEVERITY':<8}  {'ID':<{width}}  MESSAGE")
@@ -90,12 +91,12 @@ def register(app: typer.Typer) -> None:
         """Inspect the current manifest and host (hand-made setups included) and report every problem."""
 
         def body() -> CheckReport:
-            from kauditcfg.check import run_check
+            from kauditcfg.node.check import run_check
 
             version = parse_version(kubernetes_version) if kubernetes_version else None
             return run_check(Host(root), _manifest_path(root, manifest), version)
 
-        report = run(body, as_json, {"findings": [], "cis": {}})
+        report = body()
         failing = bool(report.failing(fail_on.value))
         if as_json:
             emit_json(report.to_json())

@@ -14,9 +14,11 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kauditcfg.config.audit import AuditConfig, MountSpec
+from kauditcfg.config.defaults import HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME
 from kauditcfg.errors import InvalidInput, PreflightRefused
 from kauditcfg.manifest.pod import ApiServerPod, Json, load_apiserver_pod, parse_flags, path_within
-from kauditcfg.manifest.yamltext import (
+from kauditcfg.yamltext import (
     Path,
     Quoted,
     Splice,
@@ -26,9 +28,9 @@ from kauditcfg.manifest.yamltext import (
     node_at,
     render_scalar,
 )
-from kauditcfg.settings import HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME, AuditConfig, MountSpec
 
-# kubeadm's own volumes (KUBEADM_NOTES §5): never taken for audit volumes, whatever they mount.
+# kubeadm's own volumes (cmd/kubeadm/app/phases/controlplane/volumes.go): never taken for audit
+# volumes, whatever they mount.
 KUBEADM_VOLUMES = {
     "k8s-certs",
     "ca-certs",

@@ -1,11 +1,11 @@
-"""A plan as the DESIGN.md §2 JSON result and as unified diffs for people."""
+"""A plan as the JSON result of the mutating commands and as unified diffs for people."""
 
 from __future__ import annotations
 
 import difflib
 from typing import Any
 
-from kauditcfg.plan import FileChange, Plan
+from kauditcfg.ops.plan import FileChange, Plan
 
 
 def _text(data: bytes | None) -> str:
@@ -15,8 +15,6 @@ def _text(data: bytes | None) -> str:
 def _mode(change: FileChange) -> str | None:
     if change.after is None:
         return None
-    if change.keep_mode and change.before_stat is not None:
-        return f"{change.before_stat[0]:04o}"
     return f"{change.mode:04o}"
 
 

@@ -1,25 +1,41 @@
 """What a mutating command intends to do to the node, computed before anything is touched.
 
 Like kubeadm's control-plane phases: compute the desired files first, then write them. A `Plan`
-is pure data; `apply.py` is the only place that writes.
+is pure data; `ops.apply` is the only place that writes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kauditcfg.manifest.pod import ApiServerPod
+
+# What a planned file is, so no step has to guess from its path.
+MANIFEST = "manifest"
+POLICY = "policy"
+WEBHOOK_KUBECONFIG = "webhook-kubeconfig"
+KUBEADM_PATCH = "kubeadm-patch"
+RESTORED = "restored"  # a file rollback puts back from a backup
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileChange:
-    """One file the command wants in a given state (`after` None means: remove it)."""
+    """One file the command wants in a given state (`after` None means: remove it).
+
+    `owned`: kauditcfg wrote this file and answers for it (recorded in state.json, removed by
+    `disable --purge`). `mode`/`uid`/`gid` are what the file gets; None keeps the owner.
+    """
 
     path: str  # host path
     before: bytes | None
     after: bytes | None
+    role: str = POLICY
+    owned: bool = False
     mode: int = 0o600
-    uid: int | None = None  # None: keep the current owner (root for a new file)
+    uid: int | None = None
     gid: int | None = None
-    keep_mode: bool = False  # True: an existing file keeps its mode and owner (the manifest)
     before_stat: tuple[int, int, int] | None = None  # (mode, uid, gid) of the file on disk
 
     @property
@@ -37,7 +53,7 @@ class FileChange:
     @property
     def owner_changes(self) -> bool:
         """Same bytes, but the mode or owner on disk is not the one wanted."""
-        if self.keep_mode or self.before_stat is None or self.after is None:
+        if self.before_stat is None or self.after is None:
             return False
         mode, uid, gid = self.before_stat
         return (
@@ -77,8 +93,14 @@ class Plan:
     actions: list[HostAction] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     restart_required: bool = False
+    backup: bool = True  # False for rollback: backing its copies up again would shadow the backup
     restored_from: str | None = None  # rollback: the backup it restores
+    pod: ApiServerPod | None = None  # the manifest as it will be, for preflight
 
     @property
     def changed(self) -> bool:
         return any(f.changed for f in self.files) or bool(self.actions)
+
+    @property
+    def manifest(self) -> FileChange | None:
+        return next((f for f in self.files if f.role == MANIFEST), None)
