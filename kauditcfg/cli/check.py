@@ -66,41 +66,38 @@ def _human(report: CheckReport, fail_on: str, failing: bool) -> None:
     say(f"verdict: {verdict}")
 
 
+def check(
+    root: Annotated[
+        Path, typer.Option("--root", metavar="DIR", help="Resolve every host path under DIR.")
+    ] = Path("/"),
+    manifest: Annotated[
+        str, typer.Option("--manifest", help="The kube-apiserver static pod manifest (a host path).")
+    ] = DEFAULT_MANIFEST,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print {"findings": [...], "cis": {...}} on stdout.')
+    ] = False,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", case_sensitive=False, help="Exit 1 on findings at or above it.")
+    ] = FailOn.medium,
+    kubernetes_version: Annotated[
+        str | None,
+        typer.Option("--kubernetes-version", help="X.Y to judge against (default: the image tag)."),
+    ] = None,
+) -> None:
+    """Inspect the current manifest and host (hand-made setups included) and report every problem."""
+    from kauditcfg.node.check import run_check
+
+    version = parse_version(kubernetes_version) if kubernetes_version else None
+    report = run_check(Host(root), _manifest_path(root, manifest), version)
+    failing = bool(report.failing(fail_on.value))
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _human(report, fail_on.value, failing)
+    sys.stderr.flush()
+    raise typer.Exit(1 if failing else 0)
+
+
 def register(app: typer.Typer) -> None:
     """Add the check command to the application."""
-
-    @app.command("check")
-    def check(
-        root: Annotated[
-            Path, typer.Option("--root", metavar="DIR", help="Resolve every host path under DIR.")
-        ] = Path("/"),
-        manifest: Annotated[
-            str, typer.Option("--manifest", help="The kube-apiserver static pod manifest (a host path).")
-        ] = DEFAULT_MANIFEST,
-        as_json: Annotated[
-            bool, typer.Option("--json", help='Print {"findings": [...], "cis": {...}} on stdout.')
-        ] = False,
-        fail_on: Annotated[
-            FailOn, typer.Option("--fail-on", case_sensitive=False, help="Exit 1 on findings at or above it.")
-        ] = FailOn.medium,
-        kubernetes_version: Annotated[
-            str | None,
-            typer.Option("--kubernetes-version", help="X.Y to judge against (default: the image tag)."),
-        ] = None,
-    ) -> None:
-        """Inspect the current manifest and host (hand-made setups included) and report every problem."""
-
-        def body() -> CheckReport:
-            from kauditcfg.node.check import run_check
-
-            version = parse_version(kubernetes_version) if kubernetes_version else None
-            return run_check(Host(root), _manifest_path(root, manifest), version)
-
-        report = body()
-        failing = bool(report.failing(fail_on.value))
-        if as_json:
-            emit_json(report.to_json())
-        else:
-            _human(report, fail_on.value, failing)
-        sys.stderr.flush()
-        raise typer.Exit(1 if failing else 0)
+    app.command("check")(check)

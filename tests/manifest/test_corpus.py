@@ -12,12 +12,12 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-from conftest import CORPUS, MANIFEST, corpus_files, tree_snapshot
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
 from kauditcfg.manifest.pod import load_apiserver_pod
 from kauditcfg.yamltext import parse_documents
+from tests.helpers import CORPUS, MANIFEST, corpus_files, tree_snapshot
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"corpus not present at {CORPUS} (plain clone)")
 

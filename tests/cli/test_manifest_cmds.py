@@ -7,10 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import BROKEN, MANIFEST, tree_snapshot
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
+from tests.helpers import BROKEN, FIXTURES, MANIFEST, tree_snapshot
 
 POLICY = "etc/kubernetes/audit/policy.yaml"
 runner = CliRunner()
@@ -93,10 +93,7 @@ def test_json_result_has_the_ansible_shape(sandbox) -> None:  # type: ignore[no-
     assert actions[MANIFEST] == ("modified", "0600")
     assert actions["/etc/kubernetes/audit/policy.yaml"] == ("created", "0600")
     entry = next(d for d in result["diff"] if d["after_header"] == MANIFEST)
-    assert (
-        entry["before"]
-        == (Path(__file__).parent.parent / "fixtures/manifests/kubeadm-v1.30.4.yaml").read_text()
-    )
+    assert entry["before"] == (FIXTURES / "kubeadm-v1.30.4.yaml").read_text()
     assert result["backup"].startswith("/var/lib/kauditcfg/backups/")
 
 

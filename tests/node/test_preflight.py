@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from sandbox_helpers import (
+from kauditcfg.node.preflight import PreflightOptions, PreflightReport, run_preflight
+from kauditcfg.ops.plan import FileChange, HostAction
+from kauditcfg.versions import Version
+from tests.helpers import FIXTURES
+from tests.sandbox import (
     CIS_FLAGS,
     GOOD_POLICY,
     KAS_GID,
@@ -30,11 +31,6 @@ from sandbox_helpers import (
     snapshot,
 )
 
-from kauditcfg.node.preflight import PreflightOptions, PreflightReport, run_preflight
-from kauditcfg.ops.plan import FileChange, HostAction
-from kauditcfg.versions import Version
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "manifests"
 BIG_DISK = FakeStatvfs(free_mb=1_000_000)
 
 

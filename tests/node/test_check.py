@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from sandbox_helpers import (
+import kauditcfg.node.disk
+from kauditcfg.cli import app
+from kauditcfg.node.check import CheckReport, run_check
+from tests.helpers import CORPUS
+from tests.sandbox import (
     CIS_FLAGS,
     GOOD_POLICY,
     KAS_GID,
@@ -29,11 +30,6 @@ from sandbox_helpers import (
     node,
 )
 
-import kauditcfg.node.disk
-from kauditcfg.cli import app
-from kauditcfg.node.check import CheckReport, run_check
-
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "manifests"
 BIG_DISK = FakeStatvfs(free_mb=1_000_000)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BROKEN, FIXTURES
 
 from kauditcfg.errors import InvalidInput
 from kauditcfg.manifest.pod import load_apiserver_pod, parse_flags
+from tests.helpers import BROKEN, FIXTURES
 
 REFUSALS = {
     "empty.yaml": "the file is empty",

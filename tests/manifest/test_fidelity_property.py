@@ -3,10 +3,11 @@ enable only adds lines, a second enable changes nothing, and disable gives back 
 
 from __future__ import annotations
 
-from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_manifest_patch import CONFIG, added_and_removed, disable_text, enable_text
+
+from tests.helpers import FIXTURES
+from tests.manifest.test_patch import CONFIG, added_and_removed, disable_text, enable_text
 
 BASES = [
     (FIXTURES / name).read_text()

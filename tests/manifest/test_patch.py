@@ -8,13 +8,13 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-from conftest import FIXTURES, GOLDEN, fixture_files
 
 from kauditcfg.config.audit import AuditConfig, build_config
 from kauditcfg.errors import InvalidInput, PreflightRefused
 from kauditcfg.manifest.patch import patch_manifest
 from kauditcfg.manifest.pod import load_apiserver_pod
 from kauditcfg.yamltext import parse_documents
+from tests.helpers import FIXTURES, GOLDEN, fixture_files
 
 FLAGS = {
     "audit-policy-file": "/etc/kubernetes/audit/policy.yaml",
