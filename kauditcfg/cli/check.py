@@ -1,4 +1,4 @@
-"""`kauditcfg check`: the doctor's options and output; the judging lives in kauditcfg.check."""
+"""`kauditcfg check`: the doctor's options and output; the judging lives in kauditcfg.node.check."""
 
 from __future__ import annotations
 

@@ -207,3 +207,18 @@ def test_unknown_profile_is_a_usage_error(sandbox) -> None:  # type: ignore[no-u
     code, _, err = cli("enable", "--root", str(root), "--profile", "nope")
     assert code == 2
     assert "unknown profile 'nope'" in err
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_corrupt_state_file_is_refused_naming_it(sandbox, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    root = sandbox()
+    assert cli("enable", "--root", str(root))[0] == 0
+    state = root / "var/lib/kauditcfg/state.json"
+    state.write_text("{truncated")
+    before = tree_snapshot(root)
+    code, out, err = cli("disable", "--purge", "--root", str(root), *(["--json"] if as_json else []))
+    assert code == 3 and "/var/lib/kauditcfg/state.json" in err and "corrupt" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    if as_json:
+        assert "/var/lib/kauditcfg/state.json" in json.loads(out)["errors"][0]
+    assert tree_snapshot(root) == before
