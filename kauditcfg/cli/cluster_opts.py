@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from kauditcfg.cluster.client import Cluster
     from kauditcfg.cluster.gate import ReadinessGate
     from kauditcfg.cluster.wait import Progress, Seen
-    from kauditcfg.plan import Plan
+    from kauditcfg.ops.plan import Plan
+    from kauditcfg.ops.transaction import AfterWrite, Applied
 
 
 def connect_for(host: Host, kubeconfig: str | None) -> Cluster:
@@ -98,33 +99,41 @@ class WaitOptions:
     def gate(self, host: Host) -> ReadinessGate:
         return readiness_gate(host, self.kubeconfig, self.node, self.timeout)
 
-    def after(self, gate: ReadinessGate, plan: Plan, manifest: str) -> Seen | None:
-        """Wait when the manifest changed (else the kubelet restarts nothing); on failure write every
-        file of `plan` back as it was, through the same writer, and raise NotReadyRestored (exit 5)."""
-        from kauditcfg.apply import apply_plan
 
-        change = next((f for f in plan.files if f.path == manifest and f.changed), None)
-        if change is None or change.after is None:
-            return None
+def after_write(gate: ReadinessGate) -> AfterWrite:
+    """The transaction's after-write step for --wait: wait when the manifest changed (else the
+    kubelet restarts nothing); when kube-apiserver does not come back, put every file back through
+    the same writer and raise NotReadyRestored (exit 5)."""
+
+    def hook(applied: Applied) -> None:
+        change = applied.plan.manifest
+        if change is None or not change.changed or change.after is None:
+            return
 
         def restore() -> None:
-            apply_plan(gate.host, undo_plan(plan), manifest, backup=False)
+            if applied.backup is not None:
+                applied.restore()
+            else:  # rollback takes no backup of its own: its plan still holds the bytes it replaced
+                from kauditcfg.ops.apply import apply_plan
+
+                apply_plan(applied.host, undo_plan(applied.plan))
 
         try:
-            return gate.after(manifest, change.after, restore)
+            gate.seen = gate.after(change.path, change.after, restore)
         finally:
             end_progress()
+
+    return hook
 
 
 def undo_plan(plan: Plan) -> Plan:
     """The plan that puts every file `plan` changed back as it was (bytes, mode and owner)."""
-    from kauditcfg.plan import FileChange
-    from kauditcfg.plan import Plan as PlanType
+    from kauditcfg.ops.plan import FileChange
+    from kauditcfg.ops.plan import Plan as PlanType
 
-    undo = PlanType(command="rollback", restart_required=plan.restart_required)
+    undo = PlanType(command="rollback", restart_required=plan.restart_required, backup=False)
     for f in plan.files:
-        if not f.changed:
-            continue
-        mode, uid, gid = f.before_stat if f.before_stat is not None else (f.mode, None, None)
-        undo.files.append(FileChange(f.path, f.after, f.before, mode=mode, uid=uid, gid=gid))
+        if f.changed:
+            mode, uid, gid = f.before_stat if f.before_stat is not None else (f.mode, None, None)
+            undo.files.append(FileChange(f.path, f.after, f.before, f.role, f.owned, mode, uid, gid))
     return undo

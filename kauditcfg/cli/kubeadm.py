@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kauditcfg.cli.cluster_opts import Kubeconfig
-from kauditcfg.cli.manifest_cmds import (
+from kauditcfg.cli.options import (
+    DryRun,
     Json,
     K8sVersion,
     LogCompress,
@@ -28,16 +29,15 @@ from kauditcfg.cli.manifest_cmds import (
     Root,
     SetValues,
     ValuesFile,
-    _enable_options,
-    _print_diffs,
-    _summary,
+    enable_options,
 )
-from kauditcfg.cli.output import emit_json, empty_result, paint, run, say
-from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
+from kauditcfg.cli.output import emit_json, empty_result, paint, say
+from kauditcfg.config.defaults import DEFAULT_MANIFEST
+from kauditcfg.hostfs import Host
 
 if TYPE_CHECKING:
-    from kauditcfg.enable import EnableOptions
-    from kauditcfg.plan import Plan
+    from kauditcfg.config.options import EnableOptions
+    from kauditcfg.ops.transaction import Planner
 
 kubeadm_app = typer.Typer(
     help="Keep the audit settings where kubeadm keeps them, so `kubeadm upgrade` does not drop them.",
@@ -67,7 +67,7 @@ def _options(given: dict[str, Any]) -> tuple[EnableOptions, set[str]]:
     """EnableOptions from the parameters, and which paths the user set explicitly (never adopted)."""
     explicit = {name for name in ("policy_path", "log_path") if given.get(name) is not None}
     values = {k: v for k, v in given.items() if not (k in ("policy_path", "log_path") and v is None)}
-    return _enable_options(values), explicit
+    return enable_options(values), explicit
 
 
 def _notes(notes: list[str]) -> None:
@@ -80,11 +80,17 @@ def _host_path(path: str) -> str:
     return path if path.startswith("/") else os.path.abspath(path)
 
 
-def _apply(host: Host, plan: Plan, lock_path: str) -> str | None:
-    from kauditcfg.apply import apply_plan
+def _transact(root: Path, planner: Planner, dry_run: bool, as_json: bool) -> None:
+    from kauditcfg.cli.manifest_cmds import print_diffs, print_summary
+    from kauditcfg.ops import transaction
 
-    with host.lock(lock_path):
-        return apply_plan(host, plan, plan.files[-1].path)
+    result = transaction.run(Host(root), planner, dry_run=dry_run)
+    if as_json:
+        emit_json(result.to_json())
+    elif dry_run:
+        print_diffs(result.plan)
+    else:
+        print_summary(result)
 
 
 @kubeadm_app.command("config")
@@ -93,9 +99,7 @@ def config_cmd(
     manifest: Manifest = DEFAULT_MANIFEST,
     in_file: Annotated[
         str | None,
-        typer.Option(
-            "--in", help="Merge into this kubeadm config file (a node path, under --root; comments kept)."
-        ),
+        typer.Option("--in", help="Merge into this kubeadm config file (a node path, under --root)."),
     ] = None,
     in_place: Annotated[
         bool, typer.Option("--in-place", help="With --in: write the file (atomically, with a backup).")
@@ -116,46 +120,27 @@ def config_cmd(
     as_json: Json = False,
 ) -> None:
     """Print a ClusterConfiguration with the audit flags and volumes (or merge them into --in FILE)."""
-    given = dict(locals())
+    from kauditcfg.errors import UsageError
+    from kauditcfg.kubeadm.plans import KubeadmConfigPlanner, fresh_config, merged_config, read_config_file
+
+    opts, explicit = _options(dict(locals()))
     host = Host(root)
-
-    def body() -> dict[str, Any]:
-        from kauditcfg.errors import UsageError
-        from kauditcfg.kubeadm.plans import (
-            fresh_config,
-            merged_config,
-            plan_config_in_place,
-            read_config_file,
-        )
-        from kauditcfg.report import result
-
-        opts, explicit = _options(given)
-        if in_file is None:
-            if in_place:
-                raise UsageError("--in-place needs --in FILE")
-            emitted = fresh_config(opts, explicit, api_version)
-            return {"text": emitted.text, "notes": emitted.notes}
-        path = _host_path(in_file)
-        if not in_place:
-            config, _ = read_config_file(host, path)
-            emitted, _ = merged_config(config, opts, explicit, api_version)
-            return {"text": emitted.text, "notes": emitted.notes}
-        plan, notes = plan_config_in_place(host, path, opts, explicit, api_version)
-        backup = _apply(host, plan, manifest)
-        if not as_json:
-            _summary(plan, backup)
-        return {"result": result(plan, backup, applied=True), "notes": notes}
-
-    out = run(body, as_json, empty_result())
-    if "result" in out:
-        if as_json:
-            emit_json(out["result"])
+    if in_file is None:
+        if in_place:
+            raise UsageError("--in-place needs --in FILE")
+        emitted = fresh_config(opts, explicit, api_version)
+    elif in_place:
+        planner = KubeadmConfigPlanner(_host_path(in_file), opts, explicit, api_version, manifest)
+        _transact(root, planner, False, as_json)
         return
+    else:
+        config, _ = read_config_file(host, _host_path(in_file))
+        emitted, _ = merged_config(config, opts, explicit, api_version)
     if as_json:
-        emit_json({"config": out["text"], "warnings": out["notes"], "errors": []})
+        emit_json({"config": emitted.text, "warnings": emitted.notes, "errors": []})
         return
-    _notes(out["notes"])
-    sys.stdout.write(out["text"])
+    _notes(emitted.notes)
+    sys.stdout.write(emitted.text)
 
 
 @kubeadm_app.command("patches")
@@ -180,33 +165,16 @@ def patches_cmd(
     log_format: LogFormat = None,
     log_compress: LogCompress = None,
     kubernetes_version: K8sVersion = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diff, write nothing.")] = False,
+    dry_run: DryRun = False,
     as_json: Json = False,
 ) -> None:
     """Write the kube-apiserver patch file kubeadm applies at init, join and upgrade (--patches DIR)."""
-    given = dict(locals())
-    host = Host(root)
+    from kauditcfg.kubeadm.plans import KubeadmPatchesPlanner
 
-    def body() -> dict[str, Any]:
-        from kauditcfg.kubeadm.plans import plan_patches
-        from kauditcfg.report import result
-
-        opts, explicit = _options(given)
-        plan = plan_patches(host, directory, fmt, opts, explicit, manifest)
-        if dry_run:
-            if not as_json:
-                _print_diffs(plan)
-            return result(plan, None, applied=False)
-        backup = _apply(host, plan, manifest) if plan.changed else None
-        if not as_json:
-            _summary(plan, backup)
-            if plan.changed:
-                say(f"pass it to kubeadm: kubeadm upgrade apply|node --patches {directory}")
-        return result(plan, backup, applied=True)
-
-    out = run(body, as_json, empty_result())
-    if as_json:
-        emit_json(out)
+    opts, explicit = _options(dict(locals()))
+    _transact(root, KubeadmPatchesPlanner(directory, fmt, opts, explicit, manifest), dry_run, as_json)
+    if not as_json and not dry_run:
+        say(f"kubeadm applies it with: kubeadm upgrade apply|node --patches {directory}")
 
 
 @kubeadm_app.command("sync")
@@ -229,54 +197,40 @@ def sync_cmd(
     as_json: Json = False,
 ) -> None:
     """Update ClusterConfiguration in the kube-system/kubeadm-config ConfigMap (read by kubeadm upgrade)."""
-    given = dict(locals())
-    host = Host(root)
+    from kauditcfg.cli.cluster_opts import connect_for
+    from kauditcfg.cluster.sync import SOURCE, sync_kubeadm_config
+    from kauditcfg.ops.plan import FileChange
+    from kauditcfg.ops.report import unified_diff
 
-    def body() -> dict[str, Any]:
-        from kauditcfg.cli.cluster_opts import connect_for
-        from kauditcfg.cluster.sync import SOURCE, sync_kubeadm_config
-        from kauditcfg.plan import FileChange
-        from kauditcfg.report import unified_diff
-
-        opts, explicit = _options(given)
-        cluster = connect_for(host, kubeconfig)
-        synced = sync_kubeadm_config(cluster, opts, explicit, dry_run)
-        change = FileChange(SOURCE, synced.before.encode(), synced.after.encode())
-        diff_text = unified_diff(change)
-        if not as_json:
-            _notes(synced.notes)
-            sys.stdout.write(diff_text)
-            sys.stdout.flush()
-            if not synced.changed:
-                say("nothing to change")
-            elif synced.written:
-                retried = f" after {synced.conflicts} conflict(s)" if synced.conflicts else ""
-                say(f"updated {SOURCE}{retried} (resourceVersion {synced.resource_version})")
-            else:
-                say("dry run: nothing written")
-        return {
-            **empty_result(),
-            "changed": synced.changed and synced.written,
-            "diff": [
-                {
-                    "before_header": SOURCE,
-                    "after_header": SOURCE,
-                    "before": synced.before,
-                    "after": synced.after,
-                }
-            ]
-            if synced.changed
-            else [],
-            "applied": synced.written,
-            "api_version": synced.api,
-            "resource_version": synced.resource_version,
-            "conflicts": synced.conflicts,
-            "warnings": synced.notes,
-        }
-
-    out = run(body, as_json, empty_result())
+    opts, explicit = _options(dict(locals()))
+    synced = sync_kubeadm_config(connect_for(Host(root), kubeconfig), opts, explicit, dry_run)
     if as_json:
-        emit_json(out)
+        diff = [
+            {"before_header": SOURCE, "after_header": SOURCE, "before": synced.before, "after": synced.after}
+        ]
+        emit_json(
+            {
+                **empty_result(),
+                "changed": synced.changed and synced.written,
+                "diff": diff if synced.changed else [],
+                "applied": synced.written,
+                "api_version": synced.api,
+                "resource_version": synced.resource_version,
+                "conflicts": synced.conflicts,
+                "warnings": synced.notes,
+            }
+        )
+        return
+    _notes(synced.notes)
+    sys.stdout.write(unified_diff(FileChange(SOURCE, synced.before.encode(), synced.after.encode())))
+    sys.stdout.flush()
+    if not synced.changed:
+        say("nothing to change")
+    elif synced.written:
+        retried = f" after {synced.conflicts} conflict(s)" if synced.conflicts else ""
+        say(f"updated {SOURCE}{retried} (resourceVersion {synced.resource_version})")
+    else:
+        say("dry run: nothing written")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from kauditcfg.cli.cluster_opts import Kubeconfig
-from kauditcfg.cli.manifest_cmds import Json, Manifest, Root
-from kauditcfg.cli.output import emit_json, paint, run, say
-from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
+from kauditcfg.cli.options import Json, Manifest, Root
+from kauditcfg.cli.output import emit_json, paint, say
+from kauditcfg.config.defaults import DEFAULT_MANIFEST
+from kauditcfg.hostfs import Host
 
 
 def _from_manifest(host: Host, manifest: str) -> tuple[str | None, str | None, tuple[int, int] | None]:
@@ -39,24 +40,21 @@ def verify(
     """Send a harmless probe request and find its event in this node's audit log (exit 1: not logged)."""
     host = Host(root)
 
-    def body() -> dict[str, Any]:
-        from kauditcfg.cli.cluster_opts import connect_for
-        from kauditcfg.cluster.verify import verify_audit
-        from kauditcfg.errors import InvalidInput
-        from kauditcfg.versions import NEWEST
+    from kauditcfg.cli.cluster_opts import connect_for
+    from kauditcfg.cluster.verify import verify_audit
+    from kauditcfg.errors import InvalidInput
+    from kauditcfg.versions import NEWEST
 
-        manifest_log, policy, version = _from_manifest(host, manifest)
-        path = log_path or manifest_log
-        if path is None:
-            raise InvalidInput(
-                f"{manifest}: kube-apiserver has no --audit-log-path, so audit logging is off: run "
-                "kauditcfg enable (or pass --log-path)"
-            )
-        cluster = connect_for(host, kubeconfig)
-        found = verify_audit(cluster, host, path, policy, version or NEWEST, timeout)
-        return found.as_json()
-
-    out = run(body, as_json, {"found": False, "warnings": [], "errors": []})
+    manifest_log, policy, version = _from_manifest(host, manifest)
+    path = log_path or manifest_log
+    if path is None:
+        raise InvalidInput(
+            f"{manifest}: kube-apiserver has no --audit-log-path, so audit logging is off: run "
+            "kauditcfg enable (or pass --log-path)"
+        )
+    out = verify_audit(
+        connect_for(host, kubeconfig), host, path, policy, version or NEWEST, timeout
+    ).as_json()
     if as_json:
         emit_json(out)
     else:

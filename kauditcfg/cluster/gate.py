@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from kauditcfg.cluster.client import connect
 from kauditcfg.cluster.wait import ApiServerWatch, PodView, Progress, Seen, wait_or_restore
+from kauditcfg.config.defaults import HASH_ANNOTATION
 from kauditcfg.errors import InvalidInput
 from kauditcfg.hostfs import Host
 from kauditcfg.manifest.pod import load_apiserver_pod
-from kauditcfg.settings import HASH_ANNOTATION
 
 DEFAULT_TIMEOUT = 300.0
 
@@ -39,6 +39,7 @@ class ReadinessGate:
     progress: Progress | None = None
     watch: ApiServerWatch | None = None
     old: PodView | None = None
+    seen: Seen | None = None  # the last look, once the wait succeeded
 
     def before(self) -> None:
         self.watch = ApiServerWatch(connect(self.kubeconfig), node=self.node)

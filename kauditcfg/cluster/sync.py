@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kauditcfg.cluster.client import Cluster, ClusterError, Conflict, NotFound
-from kauditcfg.enable import EnableOptions
+from kauditcfg.config.options import EnableOptions
 from kauditcfg.errors import InvalidInput
 from kauditcfg.kubeadm.merge import load_kubeadm_config
 from kauditcfg.kubeadm.plans import merged_config

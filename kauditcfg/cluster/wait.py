@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kauditcfg.cluster.client import Cluster, ClusterError, NotFound
+from kauditcfg.config.defaults import HASH_ANNOTATION
 from kauditcfg.errors import NotReady
 from kauditcfg.hostfs import Host
-from kauditcfg.settings import HASH_ANNOTATION
 
 NAMESPACE = "kube-system"
 KUBELET_HASH = "kubernetes.io/config.hash"
@@ -202,8 +202,7 @@ class NotReadyRestored(NotReady):
     """Exit 5: applied, not ready in time, previous files restored; `problems` holds what was seen."""
 
     def __init__(self, message: str, problems: list[str]) -> None:
-        super().__init__(message)
-        self.problems = problems
+        super().__init__(message, problems)
 
 
 def wait_or_restore(

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from kauditcfg import __version__
+from kauditcfg.config.audit import AuditConfig, MountSpec
 from kauditcfg.errors import InvalidInput, UsageError
-from kauditcfg.manifest.yamltext import Style, render_mapping_lines
-from kauditcfg.settings import AuditConfig, MountSpec
 from kauditcfg.versions import Version
+from kauditcfg.yamltext import Style, render_mapping_lines
 
 GROUP = "kubeadm.k8s.io"
 V1BETA3 = "v1beta3"

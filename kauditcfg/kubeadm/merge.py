@@ -15,6 +15,8 @@ from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kauditcfg.config.audit import AuditConfig, MountSpec
+from kauditcfg.config.defaults import LOG_VOLUME, POLICY_VOLUME
 from kauditcfg.errors import InvalidInput, PreflightRefused
 from kauditcfg.kubeadm.clusterconfig import (
     GROUP,
@@ -28,7 +30,8 @@ from kauditcfg.kubeadm.clusterconfig import (
     volume_value,
 )
 from kauditcfg.manifest.pod import path_within
-from kauditcfg.manifest.yamltext import (
+from kauditcfg.versions import Version, parse_version
+from kauditcfg.yamltext import (
     Splice,
     TextEditor,
     YamlDoc,
@@ -38,8 +41,6 @@ from kauditcfg.manifest.yamltext import (
     render_seq_lines,
     to_plain,
 )
-from kauditcfg.settings import LOG_VOLUME, POLICY_VOLUME, AuditConfig, MountSpec
-from kauditcfg.versions import Version, parse_version
 
 AUDIT_PATH_FLAGS = ("audit-policy-file", "audit-log-path", "audit-webhook-config-file")
 

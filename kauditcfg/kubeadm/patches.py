@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kauditcfg import __version__
-from kauditcfg.manifest.yamltext import Quoted, Style, render_mapping_lines, render_seq_lines
-from kauditcfg.settings import HASH_ANNOTATION, AuditConfig, MountSpec
+from kauditcfg.config.audit import AuditConfig, MountSpec
+from kauditcfg.config.defaults import HASH_ANNOTATION
+from kauditcfg.yamltext import Quoted, Style, render_mapping_lines, render_seq_lines
 
 FORMATS = ("strategic", "json")
 SUFFIX = "-kauditcfg"

@@ -1,6 +1,7 @@
-"""`kubeadm config --in-place` and `kubeadm patches` as plans for the one writer.
+"""`kubeadm config --in-place` and `kubeadm patches` as planners for the one transaction.
 
-Pure planning: read what is there, compute the wanted bytes, return a Plan (nothing is written here).
+Pure planning: read what is there, compute the wanted bytes, return a Plan; `ops.transaction`
+takes the lock, backs up and writes.
 """
 
 from __future__ import annotations
@@ -8,17 +9,19 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from kauditcfg.enable import EnableOptions
+from kauditcfg.config.defaults import DEFAULT_MANIFEST
+from kauditcfg.config.options import EnableOptions
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.hostfs import Host
 from kauditcfg.kubeadm.clusterconfig import api_version_for, check_api, render_cluster_configuration
 from kauditcfg.kubeadm.merge import KubeadmConfig, load_kubeadm_config, merge_audit, other_api
-from kauditcfg.kubeadm.patches import own_files, patch_path, patch_text, review_directory
+from kauditcfg.kubeadm.patches import FORMATS, own_files, patch_path, patch_text, review_directory
 from kauditcfg.kubeadm.settings import KubeadmAudit, kubeadm_audit
-from kauditcfg.manifest.files import file_stat
 from kauditcfg.manifest.pod import load_apiserver_pod
-from kauditcfg.plan import FileChange, Plan
+from kauditcfg.ops.plan import KUBEADM_PATCH, FileChange, Plan
 from kauditcfg.versions import Version
+
+KUBEADM_CONFIG = "kubeadm-config"  # the user's kubeadm config file (not kauditcfg's to purge)
 
 
 @dataclass
@@ -47,8 +50,8 @@ def merged_config(
     config: KubeadmConfig, opts: EnableOptions, explicit: set[str], api: str | None
 ) -> tuple[Emitted, KubeadmAudit]:
     """`config` with the audit settings merged in (its own API version wins over --api-version)."""
-    if api is not None and config.api is not None and api != check_api(api):
-        raise UsageError(f"--api-version {api!r}: choose v1beta3 or v1beta4")
+    if api is not None:
+        check_api(api)
     if api is not None and config.api is not None and api != config.api:
         raise UsageError(
             f"{config.source}: its ClusterConfiguration is {config.api}, not {api}; convert the file with "
@@ -66,25 +69,31 @@ def fresh_config(opts: EnableOptions, explicit: set[str], api: str | None) -> Em
     return Emitted(render_cluster_configuration(audit.config, chosen), audit.notes)
 
 
-def plan_config_in_place(
-    host: Host, path: str, opts: EnableOptions, explicit: set[str], api: str | None
-) -> tuple[Plan, list[str]]:
-    config, before = read_config_file(host, path)
-    emitted, _ = merged_config(config, opts, explicit, api)
-    stat = file_stat(host, path)
-    plan = Plan(command="kubeadm-config")
-    plan.files.append(
-        FileChange(
-            path,
-            before,
-            emitted.text.encode("utf-8"),
-            mode=stat[0] if stat else 0o600,
-            keep_mode=True,
-            before_stat=stat,
+@dataclass
+class KubeadmConfigPlanner:
+    """`kubeadm config --in FILE --in-place`: the file rewritten with the audit settings merged."""
+
+    path: str
+    options: EnableOptions
+    explicit: set[str]
+    api: str | None = None
+    manifest: str = DEFAULT_MANIFEST  # the node lock is taken on its directory
+
+    def plan(self, host: Host) -> Plan:
+        config, before = read_config_file(host, self.path)
+        emitted, _ = merged_config(config, self.options, self.explicit, self.api)
+        stat = host.stat(self.path)
+        mode, uid, gid = stat if stat is not None else (0o600, None, None)
+        plan = Plan(command="kubeadm-config", warnings=list(emitted.notes))
+        plan.files.append(
+            FileChange(
+                self.path, before, emitted.text.encode("utf-8"), KUBEADM_CONFIG, False, mode, uid, gid, stat
+            )
         )
-    )
-    plan.warnings.extend(emitted.notes)
-    return plan, emitted.notes
+        return plan
+
+    def preflight(self, host: Host, plan: Plan) -> Plan:
+        return plan  # nothing here can stop kube-apiserver: kubeadm reads the file at init/upgrade
 
 
 def _node_manifest(host: Host, manifest: str) -> tuple[dict[str, str], Version | None]:
@@ -97,38 +106,48 @@ def _node_manifest(host: Host, manifest: str) -> tuple[dict[str, str], Version |
     return flags, pod.kubernetes_version()
 
 
-def plan_patches(
-    host: Host, directory: str, fmt: str, opts: EnableOptions, explicit: set[str], manifest: str
-) -> Plan:
-    if fmt not in ("strategic", "json"):
-        raise UsageError(
-            f"--format {fmt!r}: choose strategic or json (kubeadm's +merge would drop containers)"
-        )
-    if not directory.startswith("/"):
-        raise UsageError(f"--dir {directory!r}: must be an absolute path on the node")
-    existing, version = _node_manifest(host, manifest)
-    audit = kubeadm_audit(opts, explicit, existing, version)
-    target = patch_path(directory, fmt)
-    real_dir = host.path(directory)
-    names = sorted(p.name for p in real_dir.iterdir()) if real_dir.is_dir() else []
-    plan = Plan(command="kubeadm-patches")
-    for name in own_files(names):
-        path = posixpath.join(directory, name)
-        if path != target:
-            plan.files.append(
-                FileChange(path, host.read_bytes(path), None, before_stat=file_stat(host, path))
+@dataclass
+class KubeadmPatchesPlanner:
+    """`kubeadm patches --dir DIR`: kauditcfg's one kube-apiserver patch file in the directory."""
+
+    directory: str
+    fmt: str
+    options: EnableOptions
+    explicit: set[str]
+    manifest: str = DEFAULT_MANIFEST
+
+    def plan(self, host: Host) -> Plan:
+        if self.fmt not in FORMATS:
+            raise UsageError(
+                f"--format {self.fmt!r}: choose strategic or json "
+                "(a +merge patch would replace the containers list)"
             )
-    plan.files.append(
-        FileChange(
-            target,
-            host.read_bytes(target),
-            patch_text(audit.config, fmt).encode(),
-            mode=0o600,
-            before_stat=file_stat(host, target),
+        if not self.directory.startswith("/"):
+            raise UsageError(f"--dir {self.directory!r}: must be an absolute path on the node")
+        existing, version = _node_manifest(host, self.manifest)
+        audit = kubeadm_audit(self.options, self.explicit, existing, version)
+        target = patch_path(self.directory, self.fmt)
+        real_dir = host.path(self.directory)
+        names = sorted(p.name for p in real_dir.iterdir()) if real_dir.is_dir() else []
+        plan = Plan(command="kubeadm-patches", warnings=list(audit.notes))
+        for name in own_files(names):
+            path = posixpath.join(self.directory, name)
+            if path != target:
+                stat = host.stat(path)
+                plan.files.append(
+                    FileChange(path, host.read_bytes(path), None, KUBEADM_PATCH, True, before_stat=stat)
+                )
+        text = patch_text(audit.config, self.fmt).encode()
+        # owned: `disable --purge` removes it, or the next `kubeadm upgrade` would point
+        # kube-apiserver at a purged policy file
+        plan.files.append(
+            FileChange(
+                target, host.read_bytes(target), text, KUBEADM_PATCH, True, 0o600, 0, 0, host.stat(target)
+            )
         )
-    )
-    plan.warnings.extend(audit.notes)
-    plan.warnings.extend(
-        f"{directory}/{i.name}: {i.problem}" for i in review_directory(names, posixpath.basename(target))
-    )
-    return plan
+        issues = review_directory(names, posixpath.basename(target))
+        plan.warnings.extend(f"{self.directory}/{i.name}: {i.problem}" for i in issues)
+        return plan
+
+    def preflight(self, host: Host, plan: Plan) -> Plan:
+        return plan  # the patch takes effect only at the next kubeadm init/join/upgrade

@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from kauditcfg.enable import EnableOptions, _policy_bytes, wanted_flags
-from kauditcfg.settings import AuditConfig, build_config
+from kauditcfg.config.audit import AuditConfig, build_config
+from kauditcfg.config.build import config_for_version
+from kauditcfg.config.inputs import read_inputs
+from kauditcfg.config.options import EnableOptions
 from kauditcfg.versions import NEWEST, Version
 
 ROTATION_FLAGS = ("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize")
@@ -39,9 +41,10 @@ def _as_int(value: str | None) -> int | None:
 
 
 def adopt(
-    opts: EnableOptions, explicit: set[str], existing: dict[str, str]
-) -> tuple[EnableOptions, dict[str, str], list[str]]:
-    """Options and flags with the existing audit setup kept where the user did not ask otherwise.
+    opts: EnableOptions, explicit: set[str], existing: dict[str, str], version: Version
+) -> tuple[AuditConfig, list[str]]:
+    """The configuration `enable` would build, with the existing audit setup kept where the user did
+    not ask otherwise.
 
     Paths already set stay (a log shipper tails that file; kubespray keeps its own policy path);
     rotation values already at or above the profile's are kept (they are minimums, not targets).
@@ -55,7 +58,8 @@ def adopt(
             changes[option] = old
             notes.append(f"adopted existing {flag.removeprefix('audit-').replace('-', ' ')} {old}")
     opts = dataclasses.replace(opts, **changes)  # type: ignore[arg-type]
-    flags = wanted_flags(opts)
+    config = config_for_version(opts, version, read_inputs(opts))
+    flags = dict(config.flags)
     for flag in ROTATION_FLAGS:
         if flag not in flags or getattr(opts, _OPTION_OF[flag]) is not None:
             continue
@@ -63,13 +67,12 @@ def adopt(
         if old_value is not None and floor is not None and old_value > floor:
             flags[flag] = str(old_value)
             notes.append(f"kept --{flag}={old_value} (at least the profile's {floor})")
-    return opts, flags, notes
+    return build_config(flags, config.policy), notes
 
 
 def kubeadm_audit(
     opts: EnableOptions, explicit: set[str], existing: dict[str, str], version: Version | None
 ) -> KubeadmAudit:
     """The audit configuration for a kubeadm config or patch, as `enable` would build it."""
-    opts, flags, notes = adopt(opts, explicit, existing)
-    policy = _policy_bytes(opts, opts.kubernetes_version or version or NEWEST)
-    return KubeadmAudit(build_config(flags, policy), policy, notes)
+    config, notes = adopt(opts, explicit, existing, opts.kubernetes_version or version or NEWEST)
+    return KubeadmAudit(config, config.policy, notes)

@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import tree_snapshot
-from fake_api import MANIFEST, FakeCluster
 from typer.testing import CliRunner
 
 import kauditcfg.cluster.wait
 from kauditcfg.cli import app
 from kauditcfg.cli.cluster_opts import tty_progress
 from kauditcfg.cluster.wait import PodView, Seen
+from tests.cluster.fake_api import MANIFEST, FakeCluster
+from tests.helpers import tree_snapshot
 
 runner = CliRunner()
 POLICY = "etc/kubernetes/audit/policy.yaml"

@@ -6,10 +6,10 @@ import difflib
 import json
 from pathlib import Path
 
-from fake_api import FakeCluster
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
+from tests.cluster.fake_api import FakeCluster
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kubeadm"
 runner = CliRunner()

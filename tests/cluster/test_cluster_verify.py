@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_api import FakeCluster
 from typer.testing import CliRunner
 
 import kauditcfg.cluster.verify
@@ -14,6 +13,7 @@ from kauditcfg.cli import app
 from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.model import Request
+from tests.cluster.fake_api import FakeCluster
 
 runner = CliRunner()
 LOG = "var/log/kubernetes/audit/audit.log"

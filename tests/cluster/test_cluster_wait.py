@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_api import NODE, FakeCluster
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
 from kauditcfg.cluster.client import ClusterError, connect
 from kauditcfg.cluster.wait import ApiServerWatch, NotReadyRestored, wait_or_restore
 from kauditcfg.hostfs import Host
+from tests.cluster.fake_api import NODE, FakeCluster
 
 runner = CliRunner()
 MANIFEST = "etc/kubernetes/manifests/kube-apiserver.yaml"

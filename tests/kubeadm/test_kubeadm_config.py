@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tree_snapshot
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
-from kauditcfg.enable import EnableOptions, wanted_flags
-from kauditcfg.settings import mounts_for
+from kauditcfg.config.build import config_for_version
+from kauditcfg.config.inputs import Inputs
+from kauditcfg.config.options import EnableOptions
+from kauditcfg.versions import NEWEST
+from tests.helpers import tree_snapshot
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kubeadm"
 CONFIGS = [
@@ -54,10 +56,15 @@ def segments(text: str) -> list[str]:
     return text.split("\n---\n")
 
 
-ENABLE_FLAGS = wanted_flags(EnableOptions())
+def enable_flags(opts: EnableOptions) -> dict[str, str]:
+    """The flags `enable` builds for these options (the same function builds both)."""
+    return config_for_version(opts, NEWEST, Inputs()).flags
+
+
+ENABLE_FLAGS = enable_flags(EnableOptions())
 ENABLE_VOLUMES = [
     {"name": m.name, "hostPath": m.path, "mountPath": m.path, "readOnly": m.read_only, "pathType": m.type}
-    for m in mounts_for(ENABLE_FLAGS)
+    for m in config_for_version(EnableOptions(), NEWEST, Inputs()).mounts
 ]
 
 
@@ -97,7 +104,7 @@ def test_options_reach_the_config_as_they_reach_enable() -> None:
     assert code == 0
     api = docs(out)[0]["apiServer"]
     opts = EnableOptions(log_path="/var/log/apiserver/audit.log", log_maxage=90, log_format="json")
-    assert args_of(api) == wanted_flags(opts)
+    assert args_of(api) == enable_flags(opts)
     assert {v["hostPath"] for v in api["extraVolumes"]} == {"/etc/kubernetes/audit", "/var/log/apiserver"}
 
 
