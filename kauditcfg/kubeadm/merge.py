@@ -245,6 +245,10 @@ class _Merger:
                 self.editor.replace_scalar(value_item[1], value)
             for extra in hits[1:]:  # v1beta4 allows repeats; one value per audit flag is kept
                 self.editor.delete_seq_item(seq, extra)
+                self.notes.append(
+                    f"removed a repeated extraArgs {name}={items[extra].get('value')} "
+                    f"(kube-apiserver used the last one); {name} is now {value}"
+                )
         names = [str(item.get("name")) for item in items]
         for name in sorted(missing) if _is_sorted(names) or len(names) < 2 else missing:
             at = len(seq.value)

@@ -131,7 +131,7 @@ def test_in_merges_and_keeps_everything_else(name: str) -> None:
     }
 
 
-@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.yaml")))
 def test_in_is_idempotent(name: str, tmp_path: Path) -> None:
     once = tmp_path / "once.yaml"
     code, out, _ = cli("kubeadm", "config", "--in", str(FIXTURES / name))
@@ -284,3 +284,17 @@ def test_in_place_writes_atomically_with_a_backup(tmp_path: Path) -> None:
 def test_in_place_needs_in() -> None:
     code, _, err = cli("kubeadm", "config", "--in-place")
     assert code == 2 and "--in-place needs --in FILE" in err
+
+
+def test_kubespray_v1beta4_adopted_with_its_override_collapsed() -> None:
+    path = FIXTURES / "kubespray-v1beta4-v1.31.yaml"
+    original = path.read_text()
+    code, out, err = cli("kubeadm", "config", "--in", str(path))
+    assert code == 0, err
+    # only the repeated maxage (7 days, below the profile's 30) goes; everything else is kept
+    removed = [x for x in difflib.ndiff(original.splitlines(), out.splitlines()) if x[:2] in ("- ", "+ ")]
+    assert removed == ["-   - name: audit-log-maxage", '-     value: "7"']
+    args = args_of(cluster_doc(out)["apiServer"])
+    assert args["audit-log-maxsize"] == "200" and args["audit-log-maxage"] == "30"
+    assert "kept --audit-log-maxsize=200 (at least the profile's 100)" in err
+    assert "removed a repeated extraArgs audit-log-maxage=7 (kube-apiserver used the last one)" in err
