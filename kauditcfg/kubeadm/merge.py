@@ -280,13 +280,21 @@ class _Merger:
         ]
         needed: set[int] = set()
         replace: set[int] = set()
-        new: list[Json] = []
-        names = {str(v.get("name")) for v in vols}
+        missing: list[MountSpec] = []
         for spec in self.want.mounts:
             index = self._covering(vols, spec.path)
             if index is not None:
                 vol = vols[index]
                 writable_ok = spec.read_only or not vol.get("readOnly", False)
+                rel = posixpath.relpath(spec.path, _norm(vol.get("mountPath")))
+                maps_right = _norm(posixpath.join(str(vol.get("hostPath", "")), rel)) == spec.path
+                ours = self._ours(vol, old_paths, other_paths)
+                if not maps_right and not ours:
+                    raise PreflightRefused(
+                        f"{self.source}: extraVolume {vol.get('name')!r} at {vol.get('mountPath')} covers "
+                        f"{spec.path} but mounts host path {vol.get('hostPath')}; the audit files would not "
+                        f"be the host's {spec.path}: change that volume or choose another path"
+                    )
                 if writable_ok:
                     needed.add(index)
                     if vol.get("name") != spec.name or _norm(vol.get("hostPath")) != spec.path:
@@ -295,7 +303,7 @@ class _Merger:
                             f"{vol.get('mountPath')}) for {spec.path}"
                         )
                     continue
-                if not self._ours(vol, old_paths, other_paths):
+                if not ours:
                     raise PreflightRefused(
                         f"{self.source}: extraVolume {vol.get('name')!r} mounts {vol.get('mountPath')} "
                         f"read-only, but kube-apiserver must write the audit log in {spec.path}: make it "
@@ -305,13 +313,17 @@ class _Merger:
                 self.notes.append(
                     f"fixed extraVolume {vol.get('name')!r}: the log directory must be writable"
                 )
-            new.append(self._new_volume(spec, vols, names, replace))
+            missing.append(spec)
         for i, vol in enumerate(vols):
             if i in needed or i in replace:
                 continue
             if self._ours(vol, old_paths, other_paths) and not self._in_use(vol, needed, vols):
                 replace.add(i)
                 self.notes.append(f"removed extraVolume {vol.get('name')!r} (it mounted the old audit path)")
+        # kubeadm keys volumes by name (two with one name would be one): a new volume takes its
+        # own name unless a volume that stays has it
+        names = {str(v.get("name")) for i, v in enumerate(vols) if i not in replace}
+        new = [volume_value(spec, _free_name(spec.name, names)) for spec in missing]
         for i in sorted(replace):
             self.editor.delete_seq_item(seq, i)
         kept = [i for i in range(len(vols)) if i not in replace]
@@ -323,20 +335,6 @@ class _Merger:
             if in_order:
                 at = next((i for i in kept if str(vols[i].get("name")) > vol["name"]), len(seq.value))
             self.editor.insert_seq_items(key, seq, at, [_ordered_like(vol, sibling)])
-
-    def _new_volume(self, spec: MountSpec, vols: list[Json], names: set[str], replace: set[int]) -> Json:
-        freed = {str(vols[i].get("name")) for i in replace}
-        name = spec.name
-        n = 1
-        while name in names - freed:
-            clash = next(i for i, v in enumerate(vols) if v.get("name") == name)
-            if name in (POLICY_VOLUME, LOG_VOLUME) and self._ours(vols[clash], self._old_audit_paths(), []):
-                replace.add(clash)  # our own volume, pointing at the old path: replaced
-                break
-            name = f"kauditcfg-{spec.name}" if n == 1 else f"kauditcfg-{spec.name}-{n}"
-            n += 1
-        names.add(name)
-        return volume_value(spec, name)
 
     def _old_audit_paths(self) -> set[str]:
         paths: set[str] = set()
@@ -356,6 +354,15 @@ class _Merger:
     def _in_use(self, vol: Json, needed: set[int], vols: list[Json]) -> bool:
         mount = _norm(vol.get("mountPath"))
         return any(path_within(_norm(vols[i].get("mountPath")), mount) for i in needed)
+
+
+def _free_name(name: str, names: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in names:
+        candidate = f"kauditcfg-{name}" if n == 1 else f"kauditcfg-{name}-{n}"
+        n += 1
+    names.add(candidate)
+    return candidate
 
 
 def _ordered_like(obj: Json, sibling: Json | None) -> Json:

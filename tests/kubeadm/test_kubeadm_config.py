@@ -298,3 +298,44 @@ def test_kubespray_v1beta4_adopted_with_its_override_collapsed() -> None:
     assert args["audit-log-maxsize"] == "200" and args["audit-log-maxage"] == "30"
     assert "kept --audit-log-maxsize=200 (at least the profile's 100)" in err
     assert "removed a repeated extraArgs audit-log-maxage=7 (kube-apiserver used the last one)" in err
+
+
+V1BETA3_HEAD = "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\napiServer:\n"
+
+
+@pytest.mark.parametrize(
+    ("api_server", "message"),
+    [
+        (
+            "  extraVolumes:\n  - name: varlog\n    hostPath: /srv/log\n    mountPath: /var/log\n",
+            "extraVolume 'varlog' at /var/log covers /var/log/kubernetes/audit but mounts host path /srv/log",
+        ),
+        (
+            "  extraVolumes:\n  - name: varlog\n    hostPath: /var/log\n    mountPath: /var/log\n"
+            "    readOnly: true\n",
+            "extraVolume 'varlog' mounts /var/log read-only, but kube-apiserver must write the audit log",
+        ),
+    ],
+)
+def test_a_volume_in_the_way_is_refused(tmp_path: Path, api_server: str, message: str) -> None:
+    path = tmp_path / "kubeadm.yaml"
+    path.write_text(V1BETA3_HEAD + api_server)
+    code, out, err = cli("kubeadm", "config", "--in", str(path))
+    assert code == 4 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_our_volume_moves_with_an_explicit_path_and_keeps_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "kubeadm.yaml"
+    path.write_text(
+        V1BETA3_HEAD + "  extraArgs:\n    audit-log-path: /var/log/old/audit.log\n  extraVolumes:\n"
+        "  - name: audit-log\n    hostPath: /var/log/old\n    mountPath: /var/log/old\n    readOnly: false\n"
+        "  - name: data\n    hostPath: /srv/data\n    mountPath: /srv/data\n"
+    )
+    code, out, err = cli("kubeadm", "config", "--in", str(path), "--log-path", "/var/log/new/audit.log")
+    assert code == 0, err
+    api = cluster_doc(out)["apiServer"]
+    by_name = {v["name"]: v for v in api["extraVolumes"]}
+    assert sorted(by_name) == ["audit-log", "audit-policy", "data"]
+    assert by_name["audit-log"]["hostPath"] == "/var/log/new" and by_name["data"]["hostPath"] == "/srv/data"
+    assert "removed extraVolume 'audit-log' (it mounted the old audit path)" in err
