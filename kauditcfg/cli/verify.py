@@ -62,7 +62,7 @@ def verify(
             say(paint("warning: ", "yellow") + warning)
         if out["found"]:
             rule = (
-                f", decided by rule {out['rule'] + 1} of {out['policy']}" if out["rule"] is not None else ""
+                f", decided by rules[{out['rule']}] of {out['policy']}" if out["rule"] is not None else ""
             )
             say(
                 f"audit logging works: the probe {out['probe']} was logged at level {out['level']} "

@@ -82,7 +82,8 @@ def test_verify_human_output(sandbox, tmp_path: Path) -> None:  # type: ignore[n
     assert code == 0
     assert out == ""
     assert "audit logging works: the probe /api/v1/namespaces/kauditcfg-verify-" in err
-    assert "logged at level Metadata" in err and "/etc/kubernetes/audit/policy.yaml" in err
+    assert "logged at level Metadata" in err and "decided by rules[" in err
+    assert "of /etc/kubernetes/audit/policy.yaml in /var/log/kubernetes/audit/audit.log" in err
 
 
 def test_verify_exits_1_when_nothing_is_logged(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
