@@ -206,3 +206,18 @@ def test_patches_refuses_merge_format(tmp_path: Path) -> None:
     code, _, err = cli("kubeadm", "patches", "--root", str(root), "--format", "merge")
     assert code == 2 and "choose strategic or json" in err
     assert not (root / PATCHES.lstrip("/")).exists()
+
+
+@pytest.mark.parametrize("fmt", ["strategic", "json"])
+def test_after_an_upgrade_with_the_patch_enable_has_nothing_to_do(tmp_path: Path, fmt: str) -> None:
+    """kubeadm upgrade = a fresh manifest + the patch; kauditcfg must then see its own setup."""
+    root = node(tmp_path, "n", "kubeadm-v1.29.6-comments.yaml")
+    assert cli("enable", "--root", str(root))[0] == 0  # writes the policy the patch points at
+    assert cli("kubeadm", "patches", "--root", str(root), "--format", fmt)[0] == 0
+    patch = root / PATCHES.lstrip("/") / f"kube-apiserver-kauditcfg+{fmt}.yaml"
+    pristine = tmp_path / "pristine.yaml"
+    pristine.write_bytes((MANIFESTS / "kubeadm-v1.29.6-comments.yaml").read_bytes())
+    (root / MANIFEST).write_text(kubectl_patch(pristine, patch, fmt))  # what kubeadm upgrade writes
+    code, out, err = cli("enable", "--root", str(root), "--json")
+    assert code == 0, err
+    assert json.loads(out)["changed"] is False
