@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -92,7 +93,13 @@ def _match(lines: list[bytes], probe: str) -> list[dict[str, Any]]:
         try:
             event = json.loads(line)
         except ValueError:
-            continue  # the legacy format: not JSON
+            # --audit-log-format=legacy: `AUDIT: id="..." stage="..." ... uri="..."`, no level
+            text = line.decode("utf-8", errors="replace")
+            match = re.search(r'\bid="([^"]*)".*\bstage="([^"]*)"', text)
+            events.append(
+                {"legacy": True, "auditID": match and match.group(1), "stage": match and match.group(2)}
+            )
+            continue
         if isinstance(event, dict) and probe in str(event.get("requestURI", "")):
             events.append(event)
     return events
@@ -170,7 +177,10 @@ def verify_audit(
             result.stage = event.get("stage")
             result.audit_id = event.get("auditID")
             result.user = (event.get("user") or {}).get("username")
-            result.rule, result.warnings = _rule_for(host, policy_path, event, version)
+            if event.get("legacy"):
+                result.warnings.append("the log is in the legacy format, which does not record the level")
+            else:
+                result.rule, result.warnings = _rule_for(host, policy_path, event, version)
             return result
         if clock() - started >= timeout:
             if not real.exists():

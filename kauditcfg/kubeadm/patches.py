@@ -40,6 +40,7 @@ def _header(fmt: str) -> list[str]:
         f"# Written by kauditcfg {__version__} (kauditcfg kubeadm patches --format {fmt}): kube-apiserver",
         "# audit logging. kubeadm applies it at init/join/upgrade with --patches (or patches.directory).",
         "# Regenerate it with kauditcfg rather than editing it; the policy file must exist on this node.",
+        "# Use it or the ClusterConfiguration extraArgs (kauditcfg kubeadm config/sync), not both.",
     ]
 
 

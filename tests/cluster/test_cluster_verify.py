@@ -130,3 +130,32 @@ def test_verify_unreachable_is_one_line(sandbox, tmp_path: Path) -> None:  # typ
     code, _, err = cli("verify", "--root", str(root), "--kubeconfig", str(kubeconfig))
     assert code == 6
     assert "cannot reach the Kubernetes API" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verify_reads_the_legacy_format(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = enabled_node(sandbox)
+    log = root / LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+
+    class LegacyFake(FakeCluster):
+        def _audit(self, path: str, user_agent: str) -> None:  # what --audit-log-format=legacy writes
+            with log.open("a") as handle:
+                handle.write(
+                    '2026-11-25T16:30:01.123456789Z AUDIT: id="6b3c0f0e-3f59-4e1b-9d2a-0c1f5b7d9e21" '
+                    'stage="ResponseComplete" ip="127.0.0.1" method="get" user="kubernetes-admin" '
+                    'groups="\\"kubeadm:cluster-admins\\",\\"system:authenticated\\"" as="<self>" '
+                    f'asgroups="<lookup>" user-agent="{user_agent}" namespace="" uri="{path}" '
+                    'response="404"\n'
+                )
+
+    with LegacyFake(root) as fake:
+        code, out, _ = cli(
+            "verify", "--root", str(root), "--kubeconfig", str(fake.kubeconfig(tmp_path)), "--json"
+        )
+    assert code == 0
+    result = json.loads(out)
+    assert result["found"] is True and result["level"] is None
+    assert (
+        result["auditID"] == "6b3c0f0e-3f59-4e1b-9d2a-0c1f5b7d9e21" and result["stage"] == "ResponseComplete"
+    )
+    assert result["warnings"] == ["the log is in the legacy format, which does not record the level"]
