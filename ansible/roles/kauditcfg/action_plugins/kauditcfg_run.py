@@ -77,6 +77,8 @@ class ActionModule(ActionBase):
             result["warnings"] = [str(w) for w in reply["warnings"]]
         if rc == 0 or (subcommand == "check" and rc == 1):
             # check's exit 1 is its verdict, not a failure to run: the role judges the findings.
+            # (Said explicitly: Ansible takes a result with a non-zero `rc` and no `failed` as failed.)
+            result["failed"] = False
             return result
         errors = "; ".join(str(e) for e in reply.get("errors") or []) or stderr.strip() or "no message"
         meaning = EXIT_MEANING.get(rc, "unexpected exit code")
