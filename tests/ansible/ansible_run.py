@@ -33,7 +33,7 @@ RECAP = re.compile(
 def tool(name: str) -> Path:
     path = BIN / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: `make test` installs it with the [dev] extras (pip install -e '.[dev]')")
+        pytest.fail(f"{path} is missing: `make test` installs it (the [dev] extras of pyproject.toml)")
     return path
 
 

@@ -41,7 +41,8 @@ def make_node(tmp_path: Path, name: str, manifest: str | bytes = "kubeadm-v1.30.
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+    paths = sorted(root.rglob("*"))
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in paths}
 
 
 @pytest.fixture
@@ -104,7 +105,8 @@ def test_broken_manifest_fails_the_play_with_kauditcfgs_message(tmp_path: Path, 
     run = site(playbook, local_host("cp1", root))
     assert run.rc == 2, run.out  # ansible-playbook: a host failed
     assert run.recap()["cp1"]["failed"] == 1, run.out
-    assert f"kauditcfg enable failed (exit 3: invalid input; nothing written): /{MANIFEST}: invalid YAML" in run.out
+    said = f"kauditcfg enable failed (exit 3: invalid input; nothing written): /{MANIFEST}: invalid YAML"
+    assert said in run.out
     assert snapshot(root) == before
 
 
@@ -196,12 +198,16 @@ sys.exit({rc})
 """
 
 
-def fake_cli(tmp_path: Path, rc: int = 0, errors: tuple[str, ...] = (), warnings: tuple[str, ...] = ()) -> Path:
+def fake_cli(
+    tmp_path: Path, rc: int = 0, errors: tuple[str, ...] = (), warnings: tuple[str, ...] = ()
+) -> Path:
     """A stand-in executable that records its argv: to see the command lines the role builds."""
     path = tmp_path / "fake-kauditcfg"
     log = tmp_path / "argv.jsonl"
     path.write_text(
-        FAKE_CLI.format(python=sys.executable, log=str(log), rc=rc, errors=list(errors), warnings=list(warnings))
+        FAKE_CLI.format(
+            python=sys.executable, log=str(log), rc=rc, errors=list(errors), warnings=list(warnings)
+        )
     )
     path.chmod(0o755)
     return path
@@ -219,7 +225,10 @@ def test_every_variable_reaches_the_command_line(tmp_path: Path, playbook) -> No
         args=("--check",),
         kauditcfg_executable=str(fake_cli(tmp_path, warnings=("adopted the existing log path",))),
         kauditcfg_profile="cis",
-        kauditcfg_values={"silence_namespaces": ["kube-system", "monitoring"], "write_level": "RequestResponse"},
+        kauditcfg_values={
+            "silence_namespaces": ["kube-system", "monitoring"],
+            "write_level": "RequestResponse",
+        },
         kauditcfg_wait=True,
         kauditcfg_wait_timeout=180,
         kauditcfg_kubeconfig="/etc/kubernetes/admin.conf",
@@ -238,7 +247,8 @@ def test_every_variable_reaches_the_command_line(tmp_path: Path, playbook) -> No
         "enable", "--json", "--profile", "cis", "--root", str(root),
         "--set", 'silence_namespaces=["kube-system", "monitoring"]', "--set", "write_level=RequestResponse",
         "--log-path=/var/log/audit/kube.log", "--log-maxage=60",
-        "--webhook-url=https://siem.example.internal:8443/audit", "--webhook-ca=/etc/kubernetes/audit/siem-ca.crt",
+        "--webhook-url=https://siem.example.internal:8443/audit",
+        "--webhook-ca=/etc/kubernetes/audit/siem-ca.crt",
         "--webhook-token-file=/etc/kubernetes/audit/siem.token", "--webhook-mode=batch",
         "--wait", "--timeout", "180", "--kubeconfig", "/etc/kubernetes/admin.conf",
         "--log-compress", "--dry-run",
@@ -272,7 +282,8 @@ def test_a_failed_run_says_what_happened_to_the_node(tmp_path: Path, playbook, r
     fake = fake_cli(tmp_path, rc=rc, errors=("/var/log/kubernetes/audit: what went wrong",))
     run = site(playbook, local_host("cp1", root), kauditcfg_executable=str(fake))
     assert run.rc == 2, run.out
-    assert f"kauditcfg enable failed (exit {rc}: {meaning}): /var/log/kubernetes/audit: what went wrong" in run.out
+    said = f"kauditcfg enable failed (exit {rc}: {meaning}): /var/log/kubernetes/audit: what went wrong"
+    assert said in run.out
 
 
 def test_a_missing_executable_is_named(tmp_path: Path, playbook) -> None:  # type: ignore[no-untyped-def]

@@ -37,7 +37,7 @@ MUTATING = ("enable", "disable", "rollback")
 PASSED_THROUGH = ("changed", "restart_required", "files", "diff", "backup", "findings", "cis", "errors")
 
 
-class ActionModule(ActionBase):
+class ActionModule(ActionBase):  # type: ignore[misc]  # ansible ships no type hints
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _VALID_ARGS = frozenset(("argv",))
