@@ -319,3 +319,44 @@ def test_ansible_lint_production_profile_passes_offline(tmp_path: Path) -> None:
     assert bad.returncode != 0
     assert "no-changed-when" in bad.stdout + bad.stderr
     assert (ROLES / "kauditcfg/meta/argument_specs.yml").is_file()
+
+
+def test_install_from_a_wheel_into_its_virtualenv(tmp_path: Path, playbook) -> None:  # type: ignore[no-untyped-def]
+    """kauditcfg_install: the wheel is copied, the virtualenv made, and a second run installs nothing.
+
+    pip runs offline (`--no-deps --no-index`): the dependencies are this virtualenv's business, and
+    the run itself uses this virtualenv's CLI, so the test neither downloads nor waits on an index.
+    """
+    dist = tmp_path / "dist"
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    subprocess.run(
+        [*pip, "-w", str(dist), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = dist.glob("kauditcfg-*.whl")
+    venv = tmp_path / "opt-kauditcfg"
+    root = make_node(tmp_path, "cp1")
+    host = local_host("cp1", root)
+    install = {
+        "kauditcfg_install": True,
+        "kauditcfg_wheel": str(wheel),
+        "kauditcfg_venv": str(venv),
+        "kauditcfg_install_python": str(Path(sys.base_prefix) / "bin" / "python3"),
+        "kauditcfg_pip_extra_args": ["--no-deps", "--no-index"],
+    }
+
+    installed = str(venv / "bin/kauditcfg")
+    preview = site(playbook, host, args=("--check",), **install, kauditcfg_executable=installed)
+    assert preview.rc == 0, preview.out
+    assert "is not installed yet: a real run installs it; check mode cannot preview" in preview.out
+    assert not venv.exists()
+
+    first = site(playbook, host, **install)
+    assert first.rc == 0, first.out
+    assert (venv / "bin/kauditcfg").is_file()
+    assert list(venv.glob("lib/python*/site-packages/kauditcfg-*.dist-info"))
+    assert (root / POLICY).is_file()
+    second = site(playbook, host, **install)
+    assert second.rc == 0, second.out
+    assert second.recap()["cp1"]["changed"] == 0, second.out
