@@ -4,9 +4,10 @@ Why an action plugin and not a bare `ansible.builtin.command` task: Ansible show
 for a task whose own result is `changed` and carries a `diff` list (the default callback's
 `v2_on_file_diff`), and `command` can never return one; a second task to display it would count a
 second change in the recap. So this one task runs the CLI (through `_low_level_execute_command`,
-the path `ansible.builtin.raw` takes: become and the connection apply, no module is shipped) and
-passes kauditcfg's result through unchanged: `changed`, `diff` (per file before/after with
-headers, the shape of Ansible's own return values), `warnings`, and `msg` from its `errors`.
+the path `ansible.builtin.raw` takes: become, the connection and the play's `environment` apply,
+no module is shipped) and passes kauditcfg's result through unchanged: `changed`, `diff` (per
+file before/after with headers, the shape of Ansible's own return values), `warnings`, and `msg`
+from its `errors`.
 
 Check mode: the mutating commands get `--dry-run`, so the CLI itself computes the would-be diff
 and writes nothing; `check` never writes and runs as it is. A task with `check_mode: false`
@@ -56,7 +57,9 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible ships no type h
         if subcommand in MUTATING and self._task.check_mode and "--dry-run" not in argv:
             argv.append("--dry-run")
 
-        run = self._low_level_execute_command(shlex.join(argv))
+        # the play's `environment:` (a proxy, KUBECONFIG) applies, as it does to ansible.builtin.command
+        env = self._compute_environment_string()
+        run = self._low_level_execute_command(f"{env} {shlex.join(argv)}".strip())
         rc, stdout, stderr = run["rc"], run.get("stdout", ""), run.get("stderr", "")
         result.update(cmd=argv, rc=rc, stdout=stdout, stderr=stderr, changed=False)
 
