@@ -290,7 +290,19 @@ def test_a_missing_executable_is_named(tmp_path: Path, playbook) -> None:  # typ
     root = make_node(tmp_path, "cp1")
     run = site(playbook, local_host("cp1", root), kauditcfg_executable=str(tmp_path / "nowhere/kauditcfg"))
     assert run.rc == 2, run.out
-    assert "exit 127 (the kauditcfg executable was not found" in run.out
+    assert "kauditcfg enable failed (exit 127: the kauditcfg executable was not found" in run.out
+
+
+def test_output_that_is_not_json_fails_with_its_last_line(tmp_path: Path, playbook) -> None:  # type: ignore[no-untyped-def]
+    """A crash prints a traceback and no JSON: the host fails naming the error, never a template error."""
+    root = make_node(tmp_path, "cp1")
+    crash = tmp_path / "crashing-kauditcfg"
+    crash.write_text(f"#!{sys.executable}\nraise RuntimeError('boom in kauditcfg')\n")
+    crash.chmod(0o755)
+    run = site(playbook, local_host("cp1", root), kauditcfg_executable=str(crash))
+    assert run.rc == 2, run.out
+    said = "kauditcfg enable failed (exit 1: no JSON result on stdout): RuntimeError: boom in kauditcfg"
+    assert said in run.out
 
 
 def _lint(cwd: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,6 @@ from ansible.plugins.action import ActionBase
 # The exit codes of kauditcfg, as its README documents them: said in the failure message so an
 # operator knows at a glance whether the node was touched.
 EXIT_MEANING = {
-    1: "findings at or above --fail-on",
     2: "usage error; nothing written",
     3: "invalid input; nothing written",
     4: "preflight refused: the change would stop kube-apiserver; nothing written",
@@ -68,10 +67,12 @@ class ActionModule(ActionBase):  # type: ignore[misc]  # ansible ships no type h
         except ValueError:
             reply = None
         if not isinstance(reply, dict):
-            # Not kauditcfg's answer (the executable is missing, a shell error): report what was said.
-            said = stderr.strip() or stdout.strip() or "no output"
+            # Not kauditcfg's answer (the executable is missing, a crash): report its last words;
+            # the whole stderr stays in the result.
+            lines = (stderr.strip() or stdout.strip() or "no output").splitlines()
+            said = lines[-1]
             meaning = EXIT_MEANING.get(rc, "no JSON result on stdout")
-            result.update(failed=True, msg=f"{shlex.join(argv)}: exit {rc} ({meaning}): {said}")
+            result.update(failed=True, msg=f"kauditcfg {subcommand} failed (exit {rc}: {meaning}): {said}")
             return result
 
         result.update({key: reply[key] for key in PASSED_THROUGH if key in reply})
