@@ -126,7 +126,15 @@ def test_disabled_gives_back_the_original_bytes(tmp_path: Path, playbook) -> Non
     root = make_node(tmp_path, "cp1", "kubeadm-v1.29.6-comments.yaml")
     original = (root / MANIFEST).read_bytes()
     host = local_host("cp1", root)
-    assert site(playbook, host).rc == 0
+    enabled = site(
+        playbook,
+        host,
+        kauditcfg_values={"silence_namespaces": ["kube-system", "monitoring"]},
+        kauditcfg_log_maxage=60,
+    )
+    assert enabled.rc == 0, enabled.out
+    assert "    - --audit-log-maxage=60\n" in (root / MANIFEST).read_text()
+    assert 'namespaces: ["kube-system", "monitoring"]' in (root / POLICY).read_text()
 
     preview = site(playbook, host, args=("--check", "--diff"), kauditcfg_state="disabled")
     assert preview.recap()["cp1"]["changed"] == 1, preview.out
