@@ -15,7 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ansible_run import ANSIBLE_DIR, ROLES, Run, ansible_env, local_host, playbook_runner, role_vars, tool
+
+from tests.ansible.ansible_run import (
+    ANSIBLE_DIR,
+    ROLES,
+    Run,
+    ansible_env,
+    local_host,
+    playbook_runner,
+    role_vars,
+    tool,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "manifests"
