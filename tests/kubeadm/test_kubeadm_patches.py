@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,25 +59,16 @@ def node(tmp_path: Path, name: str, manifest: str) -> Path:
 
 
 def kubectl_patch(manifest: Path, patch: Path, fmt: str) -> str:
-    done = subprocess.run(
-        [
-            str(kubectl()),
-            "patch",
-            "--local",
-            "-f",
-            str(manifest),
-            "--type",
-            fmt,
-            "--patch-file",
-            str(patch),
-            "-o",
-            "yaml",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"KUBECONFIG": "/dev/null", "PATH": "/usr/bin:/bin"},
-    )
+    with tempfile.TemporaryDirectory() as scratch:
+        # --local never talks to a cluster; an empty kubeconfig of its own keeps the host's out of it
+        kubeconfig = Path(scratch) / "kubeconfig"
+        kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+        done = subprocess.run(
+            [str(kubectl()), "patch", "--local", "-f", str(manifest), "--type", fmt, "--patch-file", str(patch),
+             "-o", "yaml"],
+            capture_output=True, text=True, check=False,
+            env={"KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin", "HOME": scratch},
+        )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return done.stdout
 
