@@ -63,12 +63,10 @@ def kubectl_patch(manifest: Path, patch: Path, fmt: str) -> str:
         # --local never talks to a cluster; an empty kubeconfig of its own keeps the host's out of it
         kubeconfig = Path(scratch) / "kubeconfig"
         kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
-        done = subprocess.run(
-            [str(kubectl()), "patch", "--local", "-f", str(manifest), "--type", fmt, "--patch-file", str(patch),
-             "-o", "yaml"],
-            capture_output=True, text=True, check=False,
-            env={"KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin", "HOME": scratch},
-        )  # fmt: skip
+        argv = [str(kubectl()), "patch", "--local", "-f", str(manifest), "--type", fmt]
+        argv += ["--patch-file", str(patch), "-o", "yaml"]
+        env = {"KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin", "HOME": scratch}
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
