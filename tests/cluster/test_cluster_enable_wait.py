@@ -139,3 +139,26 @@ def test_progress_is_drawn_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -
         "\r\x1b[2Kwaiting for kube-apiserver (12s/300s): Running, waiting (CrashLoopBackOff), not ready; "
         "/readyz failing etcd"
     )
+
+
+def test_rollback_wait_undoes_itself_when_the_restored_setup_never_comes_up(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root = sandbox()
+    assert cli("enable", "--root", str(root))[0] == 0
+    assert cli("disable", "--root", str(root))[0] == 0
+    disabled = (root / MANIFEST).read_bytes()
+    with FakeCluster(root) as fake:
+        fake.crash_if = "--audit-policy-file"  # the enabled setup, which rollback brings back, crashes
+        code, out, _ = cli(
+            "rollback",
+            "--root",
+            str(root),
+            "--wait",
+            "--timeout",
+            "1",
+            "--kubeconfig",
+            str(fake.kubeconfig(tmp_path)),
+            "--json",
+        )
+    assert code == 5
+    assert (root / MANIFEST).read_bytes() == disabled  # rollback takes no backup: its plan held the bytes
+    assert "previous kube-apiserver is ready again" in json.loads(out)["errors"][0]
