@@ -1,4 +1,5 @@
-"""What the cluster-facing commands share: finding the kubeconfig, and a wait display for people."""
+"""What the cluster-facing commands share: the kubeconfig, --wait (options, gate, after-write step,
+undo), and a wait display for people."""
 
 from __future__ import annotations
 

@@ -26,10 +26,9 @@ _OPTION_OF = {
 
 @dataclass(frozen=True)
 class KubeadmAudit:
-    """What to write: the audit configuration, the policy it was built from, what was adopted."""
+    """What to write (the audit configuration, its policy included) and what was adopted."""
 
     config: AuditConfig
-    policy: bytes
     notes: list[str] = field(default_factory=list)
 
 
@@ -75,4 +74,4 @@ def kubeadm_audit(
 ) -> KubeadmAudit:
     """The audit configuration for a kubeadm config or patch, as `enable` would build it."""
     config, notes = adopt(opts, explicit, existing, opts.kubernetes_version or version or NEWEST)
-    return KubeadmAudit(config, config.policy, notes)
+    return KubeadmAudit(config, notes)
