@@ -76,7 +76,7 @@ def _notes(notes: list[str]) -> None:
 
 
 def _host_path(path: str) -> str:
-    """--in FILE is a host path like every other: relative to the working directory when relative."""
+    """--in and --dir are host paths like every other: relative to the working directory when relative."""
     return path if path.startswith("/") else os.path.abspath(path)
 
 
@@ -148,7 +148,10 @@ def patches_cmd(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
     directory: Annotated[
-        str, typer.Option("--dir", help="The patches directory you pass to kubeadm with --patches.")
+        str,
+        typer.Option(
+            "--dir", help="The patches directory you pass to kubeadm with --patches (under --root)."
+        ),
     ] = "/etc/kubernetes/patches",
     fmt: Annotated[
         str, typer.Option("--format", help="strategic (flags in args) or json (flags appended to command).")
@@ -172,7 +175,8 @@ def patches_cmd(
     from kauditcfg.kubeadm.plans import KubeadmPatchesPlanner
 
     opts, explicit = _options(dict(locals()))
-    _transact(root, KubeadmPatchesPlanner(directory, fmt, opts, explicit, manifest), dry_run, as_json)
+    planner = KubeadmPatchesPlanner(_host_path(directory), fmt, opts, explicit, manifest)
+    _transact(root, planner, dry_run, as_json)
     if not as_json and not dry_run:
         say(f"kubeadm applies it with: kubeadm upgrade apply|node --patches {directory}")
 
