@@ -339,3 +339,14 @@ def test_our_volume_moves_with_an_explicit_path_and_keeps_its_name(tmp_path: Pat
     assert sorted(by_name) == ["audit-log", "audit-policy", "data"]
     assert by_name["audit-log"]["hostPath"] == "/var/log/new" and by_name["data"]["hostPath"] == "/srv/data"
     assert "removed extraVolume 'audit-log' (it mounted the old audit path)" in err
+
+
+def test_crlf_file_stays_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "kubeadm.yaml"
+    path.write_bytes((FIXTURES / "init-v1beta3-v1.27.yaml").read_bytes().replace(b"\n", b"\r\n"))
+    root = tmp_path
+    code, _, err = cli("kubeadm", "config", "--root", str(root), "--in", "/kubeadm.yaml", "--in-place")
+    assert code == 0, err
+    data = path.read_bytes()
+    assert b"\r\n    audit-log-maxage: \"30\"\r\n" in data
+    assert data.count(b"\n") == data.count(b"\r\n")
