@@ -17,8 +17,7 @@ from kauditcfg.errors import InvalidInput, UsageError
 
 # The engine is imported inside each command: the other commands (and --help) start without it.
 if TYPE_CHECKING:
-    from kauditcfg.policy.events import BadLine
-    from kauditcfg.policy.explain import Explained, Explainer
+    from kauditcfg.policy.explain import Explained, Explainer, Skips
     from kauditcfg.policy.model import Policy, Request
 from kauditcfg.versions import NEWEST, Version, format_version, parse_version
 
@@ -265,55 +264,58 @@ def explain_cmd(
             else:
                 sys.stdout.write(_HEADER + "\n" + _row("-", (req, decision)) + "\n")
             return
-        bad = _stream(explainer, events, as_json)
-        if bad:
-            say(paint("warning: ", "yellow") + f"{bad} line(s) were not audit events and were skipped")
+        _stream(explainer, events, as_json)
 
     run(action, False)
 
 
-def _stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
+def _stream(explainer: Explainer, paths: list[str], as_json: bool) -> None:
     # Decoded events hold no reference cycles; the cyclic GC would only rescan them over and over.
     gc.disable()
     try:
-        return _write_stream(explainer, paths, as_json)
+        _write_stream(explainer, paths, as_json)
     finally:
         gc.enable()
+    if explainer.events == 0 and explainer.total_skipped:
+        raise InvalidInput(
+            f"{', '.join(paths)}: no audit event could be read ({explainer.total_skipped} line(s) skipped)"
+        )
 
 
-def _write_stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
+def _warn_skips(path: str, skips: Skips) -> None:
+    source = "<stdin>" if path == "-" else path
+    if skips.first_unreadable is not None:
+        first = skips.first_unreadable
+        say(paint("warning: ", "yellow") + f"{source}: skipped {skips.unreadable} line(s) that are not "
+            f"readable audit events; the first is line {first.line}: {first.problem}")  # fmt: skip
+    if skips.first_foreign is not None:
+        first = skips.first_foreign
+        say(paint("warning: ", "yellow") + f"{source}: skipped {skips.foreign} line(s) that are not "
+            f"kube-apiserver audit events; the first is line {first.line}: {first.problem}")  # fmt: skip
+
+
+def _write_stream(explainer: Explainer, paths: list[str], as_json: bool) -> None:
     from kauditcfg.policy.events import BadLine, audit_id
-    from kauditcfg.policy.explain import batches_from, events_from
+    from kauditcfg.policy.explain import Skips, batches_from, events_from
     from kauditcfg.policy.parallel import explain_file_parallel
 
-    bad = 0
     sys.stdout.flush()
     out = sys.stdout.buffer
-    def warn(line: BadLine) -> None:
-        say(paint("warning: ", "yellow") + f"{line.source}:{line.line}: skipped: {line.problem}")
-
-    if as_json:
-        for path in paths:
-            done = explain_file_parallel(explainer, path, out, warn)
-            if done is not None:
-                bad += done
-                continue
-            for line in explainer.json_lines(batches_from([path])):
-                if isinstance(line, BadLine):
-                    bad += 1
-                    warn(line)
-                else:
-                    out.write(line)
-    else:
+    if not as_json:
         out.write((_HEADER + "\n").encode())
-        for item in explainer.explained(events_from(paths)):
-            if isinstance(item, BadLine):
-                bad += 1
-                say(paint("warning: ", "yellow") + f"{item.source}:{item.line}: skipped: {item.problem}")
-            else:
-                out.write((_row(audit_id(item.event) or "-", item) + "\n").encode())
+    for path in paths:
+        explainer.skips = Skips()
+        if as_json:
+            if not explain_file_parallel(explainer, path, out):
+                for chunk in explainer.json_lines(batches_from([path])):
+                    out.write(chunk)
+        else:
+            for item in explainer.explained(events_from([path])):
+                if not isinstance(item, BadLine):
+                    out.write((_row(audit_id(item.event) or "-", item) + "\n").encode())
+        explainer.total_skipped += explainer.skips.total
+        _warn_skips(path, explainer.skips)
     out.flush()
-    return bad
 
 
 def register(app: typer.Typer) -> None:

@@ -13,10 +13,12 @@ import msgspec
 import orjson
 
 from kauditcfg.policy.evaluate import Evaluator
-from kauditcfg.policy.events import BadLine, Event, read_batches, read_events, request_of
+from kauditcfg.policy.events import BadLine, Event, _ObjectRef, read_batches, read_events, request_of
 from kauditcfg.policy.model import Decision, Policy, Request
+from kauditcfg.policy.requestinfo import UrlInfo, parse_request_uri
 
 _CACHE_LIMIT = 65536
+_UNSEEN = object()
 
 
 @dataclass(frozen=True)
@@ -26,21 +28,73 @@ class Explained:
     decision: Decision
 
 
+@dataclass
+class Skips:
+    """Lines that were not audit events: counted per kind, the first of each kept for the warning."""
+
+    unreadable: int = 0
+    foreign: int = 0
+    first_unreadable: BadLine | None = None
+    first_foreign: BadLine | None = None
+
+    def add(self, line: BadLine) -> None:
+        if line.foreign:
+            self.foreign += 1
+            self.first_foreign = self.first_foreign or line
+        else:
+            self.unreadable += 1
+            self.first_unreadable = self.first_unreadable or line
+
+    @property
+    def total(self) -> int:
+        return self.unreadable + self.foreign
+
+
+def skipped_record(line: BadLine) -> bytes:
+    """The --json line standing for a skipped input line, so output stays aligned with input."""
+    return orjson.dumps({"skipped": line.problem}) + b"\n"
+
+
 class Explainer:
     def __init__(self, policy: Policy) -> None:
         self.evaluator = Evaluator(policy)
         self._names_matter = policy.uses_resource_names
         self._cache: dict[tuple[object, ...], tuple[Decision, bytes]] = {}
+        self._urls: dict[str, UrlInfo | None] = {}
+        self.skips = Skips()
+        self.events = 0  # events explained so far
+        self.total_skipped = 0  # over every file, for the caller's "nothing could be read" check
+
+    def _url(self, uri: str) -> UrlInfo | None:
+        urls = self._urls
+        if len(urls) >= _CACHE_LIMIT:
+            urls.clear()
+        info = urls[uri] = parse_request_uri(uri)
+        return info
 
     def _key(self, event: Event) -> tuple[object, ...]:
         user = event.user
         who = (user.username, tuple(user.groups) if user.groups else ()) if user is not None else None
         ref = event.objectRef
+        uri = event.requestURI or ""
         if ref is None:
-            uri = event.requestURI or ""
             return (who, event.verb, uri.split("?", 1)[0])
-        name = ref.name if self._names_matter else None
-        return (who, event.verb, ref.namespace, ref.apiGroup, ref.resource, ref.subresource, name)
+        info = self._urls.get(uri, _UNSEEN) if uri else None
+        if info is _UNSEEN:
+            info = self._url(uri)
+        return self._resource_key(who, event.verb, ref, info)  # type: ignore[arg-type]
+
+    def _resource_key(
+        self, who: object, verb: str | None, ref: _ObjectRef, info: UrlInfo | None
+    ) -> tuple[object, ...]:
+        """The key holds exactly what request_of() takes from the event, so equal keys decide alike."""
+        if info is None:
+            name = ref.name or "" if self._names_matter else None
+            return (who, verb, ref.namespace or "", ref.apiGroup or "", ref.resource or "",
+                    ref.subresource or "", name)  # fmt: skip
+        name = info.name_for(verb) if self._names_matter else None
+        group = ref.apiGroup if ref.apiGroup is not None else info.api_group
+        return (who, verb, info.namespace, group, ref.resource or info.resource, info.subresource, name)
 
     def decide(self, event: Event) -> tuple[Decision, bytes]:
         """The decision and its JSON encoding after the auditID (`,"level":...}`)."""
@@ -55,44 +109,51 @@ class Explainer:
             self._cache[key] = hit
         return hit
 
-    def json_lines(self, batches: Iterable[list[Event | BadLine]]) -> Iterator[bytes | BadLine]:
-        """One `{"auditID", "level", "omitStages", "omitManagedFields", "rule"}` line per event,
-        joined into one bytes per input batch (BadLines come back as they are)."""
+    def json_lines(self, batches: Iterable[list[Event | BadLine]]) -> Iterator[bytes]:
+        """One `{"auditID", "level", "omitStages", "omitManagedFields", "rule"}` line per event, and
+        one `{"skipped": reason}` per line that is not an event, joined into one bytes per batch."""
         cache = self._cache
-        names_matter = self._names_matter
+        urls = self._urls
         decide = self.decide
+        resource_key = self._resource_key
         for batch in batches:
             out: list[bytes | msgspec.Raw] = []
             append = out.append
+            skipped = 0
             for item in batch:
-                if isinstance(item, BadLine):
-                    if out:
-                        yield b"".join(out)
-                        out = []
-                        append = out.append
-                    yield item
+                if type(item) is BadLine:
+                    self.skips.add(item)
+                    skipped += 1
+                    append(skipped_record(item))
                     continue
+                event: Event = item  # type: ignore[assignment]
                 # Inlined _key(): this loop runs once per event of logs of millions of lines.
-                user = item.user
+                user = event.user
                 who = (user.username, tuple(user.groups) if user.groups else ()) if user is not None else None
-                ref = item.objectRef
+                ref = event.objectRef
+                uri = event.requestURI or ""
                 if ref is None:
-                    key: tuple[object, ...] = (who, item.verb, (item.requestURI or "").split("?", 1)[0])
+                    key: tuple[object, ...] = (who, event.verb, uri.split("?", 1)[0])
                 else:
-                    name = ref.name if names_matter else None
-                    key = (who, item.verb, ref.namespace, ref.apiGroup, ref.resource, ref.subresource, name)
+                    info = urls.get(uri, _UNSEEN) if uri else None
+                    if info is _UNSEEN:
+                        info = self._url(uri)
+                    key = resource_key(who, event.verb, ref, info)  # type: ignore[arg-type]
                 hit = cache.get(key)
                 append(b'{"auditID":')
-                append(item.auditID)
-                append(hit[1] if hit is not None else decide(item)[1])
+                append(event.auditID)
+                append(hit[1] if hit is not None else decide(event)[1])
+            self.events += len(batch) - skipped
             if out:
-                yield b"".join(out)
+                yield b"".join(out)  # type: ignore[arg-type]
 
     def explained(self, items: Iterable[Event | BadLine]) -> Iterator[Explained | BadLine]:
         for item in items:
             if isinstance(item, BadLine):
+                self.skips.add(item)
                 yield item
             else:
+                self.events += 1
                 yield Explained(item, request_of(item), self.decide(item)[0])
 
 

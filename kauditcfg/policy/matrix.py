@@ -64,12 +64,25 @@ def parse_target(text: str) -> Target:
     return Target(resource=resource, group=group, subresource=sub)
 
 
+# Bounds the users x groups product of a policy that names very many of both.
+MAX_IDENTITIES = 1024
+
+
 def identities(policy: Policy) -> list[tuple[str, tuple[str, ...]]]:
+    """The default identities plus every policy user paired with every policy group (and none).
+
+    A rule naming both `users` and `userGroups` only matches a user in both (checker.go), so the
+    product is needed. One group at a time is enough: matching is monotone in the groups (more
+    groups never un-match a rule), so whichever rule decides for a set of groups also decides for
+    the one group that made it match.
+    """
+    users = list(dict.fromkeys(u for rule in policy.rules for u in rule.users))
+    groups = list(dict.fromkeys(g for rule in policy.rules for g in rule.user_groups))
     found = list(IDENTITIES)
-    for rule in policy.rules:
-        found.extend((user, (_AUTH,)) for user in rule.users)
-        found.extend(("someone", (group,)) for group in rule.user_groups)
-    return list(dict.fromkeys(found))
+    for user in [*users, "someone"]:
+        found.append((user, (_AUTH,)))
+        found.extend((user, (group, _AUTH)) for group in groups)
+    return list(dict.fromkeys(found))[:MAX_IDENTITIES]
 
 
 def _named(policy: Policy, attr: str) -> list[str]:

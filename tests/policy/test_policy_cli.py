@@ -98,8 +98,10 @@ def test_explain_skips_a_torn_line_with_a_warning(tmp_path: Path, policy: Path) 
         app, ["policy", "explain", "--policy", str(policy), "--json", str(tmp_path / "a.log")]
     )
     assert result.exit_code == 0
-    assert [json.loads(x)["auditID"] for x in result.stdout.splitlines()] == ["1", "2"]
-    assert "a.log:2: skipped" in result.stderr
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r.get("auditID") for r in rows] == ["1", None, "2"]
+    assert rows[1]["skipped"].startswith("not JSON")
+    assert "a.log: skipped 1 line(s) that are not readable audit events; the first is line 2" in result.stderr
 
 
 def test_explain_single_request_and_table(tmp_path: Path, policy: Path) -> None:
