@@ -24,7 +24,7 @@ CHUNK = 1 << 20
 
 class _User(msgspec.Struct, gc=False):
     username: str | None = None
-    groups: list[str] | None = None
+    groups: tuple[str, ...] | None = None  # a tuple: hashable, part of explain's cache key
 
 
 class _ObjectRef(msgspec.Struct, gc=False):
@@ -89,7 +89,7 @@ def audit_id(event: Event) -> str | None:
 
 def _user(event: Event) -> tuple[str | None, tuple[str, ...]]:
     user = event.user
-    return (user.username, tuple(user.groups or ())) if user is not None else (None, ())
+    return (user.username, user.groups or ()) if user is not None else (None, ())
 
 
 def request_of(event: Event) -> Request:
@@ -189,14 +189,19 @@ def _lines_one_by_one(chunk: bytes | memoryview, source: str, first_line: int) -
     found: list[Event | BadLine] = []
     for number, line in _line_numbers(chunk, first_line):
         try:
-            found.append(_decode_event(line))
+            event = _decode_event(line)
         except msgspec.DecodeError as exc:
             found.append(BadLine(source, number, _problem(exc)))
+            continue
+        why = foreign(event)
+        found.append(BadLine(source, number, why, foreign=True) if why else event)
     return found
 
 
 def _screen(batch: list[Event | BadLine], chunk: bytes | memoryview, source: str, first: int) -> None:
     """Replace decoded objects that are not audit events by a BadLine (rare: a mixed stream)."""
+    if [item.kind for item in batch].count("Event") == len(batch):  # type: ignore[union-attr]
+        return  # the usual case, checked at C speed
     numbers: list[tuple[int, bytes]] | None = None
     for i, item in enumerate(batch):
         if type(item) is Event and item.kind != "Event" and (why := foreign(item)) is not None:
@@ -211,10 +216,10 @@ def _json_lines(stream: BinaryIO, source: str, first: bytes) -> Iterator[list[Ev
         batch: list[Event | BadLine]
         try:
             batch = _decode_lines(chunk)  # type: ignore[assignment]
+            _screen(batch, chunk, source, line_no)
         except msgspec.DecodeError:
             # Rare: a torn or foreign line. Redo this chunk line by line to name it and go on.
             batch = _lines_one_by_one(chunk, source, line_no)
-        _screen(batch, chunk, source, line_no)
         yield batch
         line_no += lines
 

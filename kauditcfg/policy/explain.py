@@ -15,7 +15,7 @@ import orjson
 from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.events import BadLine, Event, _ObjectRef, read_batches, read_events, request_of
 from kauditcfg.policy.model import Decision, Policy, Request
-from kauditcfg.policy.requestinfo import UrlInfo, parse_request_uri
+from kauditcfg.policy.requestinfo import UrlInfo, canonical_path, parse_request_uri
 
 _CACHE_LIMIT = 65536
 _UNSEEN = object()
@@ -65,23 +65,33 @@ class Explainer:
         self.events = 0  # events explained so far
         self.total_skipped = 0  # over every file, for the caller's "nothing could be read" check
 
-    def _url(self, uri: str) -> UrlInfo | None:
+    def _url(self, uri: str, ref: _ObjectRef) -> UrlInfo | None:
+        """RequestInfo of `uri`, remembered; cheap when the URL is the one the objectRef implies."""
         urls = self._urls
         if len(urls) >= _CACHE_LIMIT:
             urls.clear()
-        info = urls[uri] = parse_request_uri(uri)
+        path = uri.split("?", 1)[0]
+        ns, name, sub = ref.namespace or "", ref.name or "", ref.subresource or ""
+        group, version, resource = ref.apiGroup or "", ref.apiVersion or "", ref.resource or ""
+        if path == canonical_path(group, version, ns, resource, name, sub) and (
+            "?" not in uri or name or "fieldSelector" not in uri
+        ):
+            info: UrlInfo | None = UrlInfo(group, version, ns, resource, sub, name)
+        else:
+            info = parse_request_uri(uri)
+        urls[uri] = info
         return info
 
     def _key(self, event: Event) -> tuple[object, ...]:
         user = event.user
-        who = (user.username, tuple(user.groups) if user.groups else ()) if user is not None else None
+        who = (user.username, user.groups) if user is not None else None
         ref = event.objectRef
         uri = event.requestURI or ""
         if ref is None:
             return (who, event.verb, uri.split("?", 1)[0])
         info = self._urls.get(uri, _UNSEEN) if uri else None
         if info is _UNSEEN:
-            info = self._url(uri)
+            info = self._url(uri, ref)
         return self._resource_key(who, event.verb, ref, info)  # type: ignore[arg-type]
 
     def _resource_key(
@@ -89,7 +99,7 @@ class Explainer:
     ) -> tuple[object, ...]:
         """The key holds exactly what request_of() takes from the event, so equal keys decide alike."""
         if info is None:
-            name = ref.name or "" if self._names_matter else None
+            name = (ref.name or "") if self._names_matter else None
             return (who, verb, ref.namespace or "", ref.apiGroup or "", ref.resource or "",
                     ref.subresource or "", name)  # fmt: skip
         name = info.name_for(verb) if self._names_matter else None
@@ -115,7 +125,7 @@ class Explainer:
         cache = self._cache
         urls = self._urls
         decide = self.decide
-        resource_key = self._resource_key
+        names_matter = self._names_matter
         for batch in batches:
             out: list[bytes | msgspec.Raw] = []
             append = out.append
@@ -129,23 +139,29 @@ class Explainer:
                 event: Event = item  # type: ignore[assignment]
                 # Inlined _key(): this loop runs once per event of logs of millions of lines.
                 user = event.user
-                who = (user.username, tuple(user.groups) if user.groups else ()) if user is not None else None
+                who = (user.username, user.groups) if user is not None else None
                 ref = event.objectRef
                 uri = event.requestURI or ""
                 if ref is None:
                     key: tuple[object, ...] = (who, event.verb, uri.split("?", 1)[0])
-                else:
+                else:  # inlined _resource_key()
                     info = urls.get(uri, _UNSEEN) if uri else None
                     if info is _UNSEEN:
-                        info = self._url(uri)
-                    key = resource_key(who, event.verb, ref, info)  # type: ignore[arg-type]
+                        info = self._url(uri, ref)
+                    if info is None:
+                        key = (who, event.verb, ref.namespace or "", ref.apiGroup or "", ref.resource or "",
+                               ref.subresource or "", (ref.name or "") if names_matter else None)  # fmt: skip
+                    else:
+                        key = (who, event.verb, info[2], info[0] if ref.apiGroup is None else ref.apiGroup,  # type: ignore[index]
+                               ref.resource or info[3], info[4],  # type: ignore[index]
+                               info.name_for(event.verb) if names_matter else None)  # type: ignore[attr-defined]  # fmt: skip
                 hit = cache.get(key)
                 append(b'{"auditID":')
                 append(event.auditID)
                 append(hit[1] if hit is not None else decide(event)[1])
             self.events += len(batch) - skipped
             if out:
-                yield b"".join(out)  # type: ignore[arg-type]
+                yield b"".join(out)
 
     def explained(self, items: Iterable[Event | BadLine]) -> Iterator[Explained | BadLine]:
         for item in items:

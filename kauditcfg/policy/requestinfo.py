@@ -97,3 +97,26 @@ def parse_request_uri(uri: str) -> UrlInfo | None:
                 selected = _exact_name(value)
                 break
     return UrlInfo(group, version, namespace, rest[0], subresource, name, selected)
+
+
+def canonical_path(
+    group: str, version: str, namespace: str, resource: str, name: str, sub: str
+) -> str | None:
+    """The URL path RequestInfo parses back into exactly these attributes (None: no such path).
+
+    Checking an event's URL against the path its objectRef implies is much cheaper than parsing
+    it, and in kube-apiserver's own logs the two agree except for creates (no name in the URL).
+    """
+    if not version or not resource or (sub and not name):
+        return None
+    if "/" in "".join((group, version, namespace, resource, name, sub)):
+        return None
+    if resource in _SPECIAL_VERBS or resource in _NAMESPACE_SUBRESOURCES:
+        return None
+    base = f"/apis/{group}/{version}" if group else f"/api/{version}"
+    tail = f"/{name}/{sub}" if sub else (f"/{name}" if name else "")
+    if resource == "namespaces":  # /namespaces/NAME: the namespace is the name
+        return f"{base}/namespaces{tail}" if namespace == name else None
+    if namespace:
+        return f"{base}/namespaces/{namespace}/{resource}{tail}"
+    return f"{base}/{resource}{tail}"
