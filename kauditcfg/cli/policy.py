@@ -19,7 +19,7 @@ from kauditcfg.errors import InvalidInput, UsageError
 if TYPE_CHECKING:
     from kauditcfg.policy.explain import Explained, Explainer, Skips
     from kauditcfg.policy.model import Policy, Request
-from kauditcfg.versions import NEWEST, Version, format_version, parse_version
+from kauditcfg.versions import NEWEST, OLDEST, Version, format_version, parse_version
 
 policy_app = typer.Typer(
     help="Validate, explain, lint, migrate and render audit policies.", no_args_is_help=True
@@ -29,7 +29,13 @@ VERSION_HELP = f"Kubernetes version X.Y the policy is for (default {format_versi
 
 
 def _version(text: str | None) -> Version:
-    return parse_version(text) if text else NEWEST
+    version = parse_version(text) if text else NEWEST
+    if version < OLDEST:
+        raise UsageError(
+            f"--kubernetes-version {text}: the policy engine models Kubernetes "
+            f"{format_version(OLDEST)} to {format_version(NEWEST)}; give a version in that range"
+        )
+    return version
 
 
 def _read(path: str) -> str:
@@ -284,14 +290,14 @@ def _stream(explainer: Explainer, paths: list[str], as_json: bool) -> None:
 
 def _warn_skips(path: str, skips: Skips) -> None:
     source = "<stdin>" if path == "-" else path
-    if skips.first_unreadable is not None:
-        first = skips.first_unreadable
-        say(paint("warning: ", "yellow") + f"{source}: skipped {skips.unreadable} line(s) that are not "
-            f"readable audit events; the first is line {first.line}: {first.problem}")  # fmt: skip
-    if skips.first_foreign is not None:
-        first = skips.first_foreign
-        say(paint("warning: ", "yellow") + f"{source}: skipped {skips.foreign} line(s) that are not "
-            f"kube-apiserver audit events; the first is line {first.line}: {first.problem}")  # fmt: skip
+    for count, first, what in (
+        (skips.unreadable, skips.first_unreadable, "readable audit events"),
+        (skips.foreign, skips.first_foreign, "kube-apiserver audit events"),
+    ):
+        if first is not None:
+            where = first.problem if first.problem.startswith("item ") else f"line {first.line}: {first.problem}"
+            say(paint("warning: ", "yellow") + f"{source}: skipped {count} line(s) that are not {what}; "
+                f"the first: {where}")  # fmt: skip
 
 
 def _write_stream(explainer: Explainer, paths: list[str], as_json: bool) -> None:

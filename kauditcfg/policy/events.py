@@ -182,7 +182,9 @@ def _line_numbers(chunk: bytes | memoryview, first_line: int) -> list[tuple[int,
 
 def _problem(exc: msgspec.DecodeError) -> str:
     text = str(exc)
-    return f"not JSON ({text})" if text.startswith("JSON is malformed") or "truncated" in text else text
+    if text.startswith("JSON is malformed") or "truncated" in text:
+        return f"not JSON, or a torn line ({text})"
+    return f"a field has the wrong type ({text})"
 
 
 def _lines_one_by_one(chunk: bytes | memoryview, source: str, first_line: int) -> list[Event | BadLine]:
@@ -235,8 +237,8 @@ def _items(items: list[Any], source: str) -> list[Event | BadLine]:
     for number, item in enumerate(items, start=1):
         try:
             event = _decode_event(msgspec.json.encode(item))
-        except (msgspec.DecodeError, TypeError) as exc:
-            found.append(BadLine(source, number, f"item {number}: {exc}"))
+        except msgspec.DecodeError as exc:
+            found.append(BadLine(source, number, f"item {number}: {_problem(exc)}"))
             continue
         why = foreign(event)
         found.append(BadLine(source, number, f"item {number}: {why}", True) if why else event)
