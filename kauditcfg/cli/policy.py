@@ -295,7 +295,8 @@ def _warn_skips(path: str, skips: Skips) -> None:
         (skips.foreign, skips.first_foreign, "kube-apiserver audit events"),
     ):
         if first is not None:
-            where = first.problem if first.problem.startswith("item ") else f"line {first.line}: {first.problem}"
+            item = first.problem.startswith("item ")
+            where = first.problem if item else f"line {first.line}: {first.problem}"
             say(paint("warning: ", "yellow") + f"{source}: skipped {count} line(s) that are not {what}; "
                 f"the first: {where}")  # fmt: skip
 

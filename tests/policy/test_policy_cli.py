@@ -100,8 +100,8 @@ def test_explain_skips_a_torn_line_with_a_warning(tmp_path: Path, policy: Path) 
     assert result.exit_code == 0
     rows = [json.loads(x) for x in result.stdout.splitlines()]
     assert [r.get("auditID") for r in rows] == ["1", None, "2"]
-    assert rows[1]["skipped"].startswith("not JSON")
-    assert "a.log: skipped 1 line(s) that are not readable audit events; the first is line 2" in result.stderr
+    assert rows[1]["skipped"].startswith("not JSON, or a torn line")
+    assert "a.log: skipped 1 line(s) that are not readable audit events; the first: line 2: " in result.stderr
 
 
 def test_explain_single_request_and_table(tmp_path: Path, policy: Path) -> None:
