@@ -92,6 +92,16 @@ def _named(policy: Policy, attr: str) -> list[str]:
     return values
 
 
+def possible_name(verb: str, subresource: str) -> bool:
+    """Whether kube-apiserver can see an object name on such a request (RequestInfo: from the URL).
+
+    A create posts to the collection (its name is in the body, read after the policy decided),
+    unless it creates a subresource (pods/NAME/exec, serviceaccounts/NAME/token); a
+    deletecollection is a delete without a name.
+    """
+    return verb != "deletecollection" and (verb != "create" or bool(subresource))
+
+
 def requests_for(
     policy: Policy,
     targets: Iterable[Target],
@@ -108,6 +118,8 @@ def requests_for(
     for target in targets:
         for verb, (user, groups), namespace, name in itertools.product(verb_list, people, namespaces, names):
             if not target.namespaced and namespace:
+                continue
+            if name and not possible_name(verb, target.subresource):
                 continue
             yield (
                 target,

@@ -105,7 +105,9 @@ def test_unknown_fields_load_with_a_warning_from_1_26_silently_before() -> None:
     ]
     old = validate_policy_text(text, "p.yaml", (1, 25))
     assert old.ok
-    assert old.warnings == ['rules[0].resource: unknown field "resource": kube-apiserver 1.25 drops it silently']
+    assert old.warnings == [
+        'rules[0].resource: unknown field "resource": kube-apiserver 1.25 drops it silently'
+    ]
 
 
 def test_verbs_inside_resources_are_dropped() -> None:
