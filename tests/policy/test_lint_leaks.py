@@ -15,7 +15,10 @@ from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.model import Policy
 
 REPO = Path(__file__).resolve().parents[2]
-HEAD = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nomitManagedFields: true\nrules:\n"
+HEAD = (
+    "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\n"
+    "omitManagedFields: true\nrules:\n"
+)
 SAFE = (
     "- level: Metadata\n  resources: [{group: '', resources: [secrets, configmaps]}, "
     "{group: authentication.k8s.io, resources: [tokenreviews]}]\n- level: Metadata\n"
@@ -34,7 +37,9 @@ def leak_messages(rules: str) -> list[str]:
 
 
 def test_the_gce_reference_policy_passes_fail_on_high() -> None:
-    result = runner.invoke(app, ["policy", "lint", str(REPO / "fixtures/policies/gce-reference.yaml"), "--fail-on", "high"])
+    result = runner.invoke(
+        app, ["policy", "lint", str(REPO / "fixtures/policies/gce-reference.yaml"), "--fail-on", "high"]
+    )
     assert result.exit_code == 0, result.output
     assert "sensitive-body" not in result.output
 
@@ -42,7 +47,9 @@ def test_the_gce_reference_policy_passes_fail_on_high() -> None:
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("verbs", ["[deletecollection]", "[delete]", "[get, list, watch]", "[delete, deletecollection, get]"])
+@pytest.mark.parametrize(
+    "verbs", ["[deletecollection]", "[delete]", "[get, list, watch]", "[delete, deletecollection, get]"]
+)
 def test_request_level_without_a_request_body_does_not_leak(verbs: str) -> None:
     assert leak_messages(f"- level: Request\n  verbs: {verbs}\n  {SECRETS}\n" + SAFE) == []
 
@@ -53,9 +60,14 @@ def test_request_level_on_writes_leaks_and_the_example_is_a_write() -> None:
 
 
 def test_request_response_leaks_reads_and_the_example_is_a_read() -> None:
-    (message,) = leak_messages(f"- level: RequestResponse\n  verbs: [get, deletecollection]\n  {SECRETS}\n" + SAFE)
+    (message,) = leak_messages(
+        f"- level: RequestResponse\n  verbs: [get, deletecollection]\n  {SECRETS}\n" + SAFE
+    )
     assert "(e.g. get by " in message
-    assert leak_messages(f"- level: RequestResponse\n  verbs: [delete, deletecollection]\n  {SECRETS}\n" + SAFE) == []
+    assert (
+        leak_messages(f"- level: RequestResponse\n  verbs: [delete, deletecollection]\n  {SECRETS}\n" + SAFE)
+        == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,9 +76,18 @@ def test_request_response_leaks_reads_and_the_example_is_a_read() -> None:
         ("users: [tim]\n  userGroups: [testers]", 'by "tim" in group testers'),
         ("users: [tim]\n  verbs: [update]", 'update by "tim"'),
         ("userGroups: [testers]\n  namespaces: [qa]", 'in group testers in namespace "qa"'),
-        ("users: [tim]\n  userGroups: [testers]\n  namespaces: [qa]\n  verbs: [create]", 'create by "tim" in group testers in namespace "qa"'),
-        ("users: [tim]\n  resources: [{group: '', resources: [secrets], resourceNames: [db-password]}]", 'named "db-password" by "tim"'),
-        ("userGroups: [testers, admins]\n  users: [ann, tim]\n  verbs: [watch]", 'watch by "ann" in group testers'),
+        (
+            "users: [tim]\n  userGroups: [testers]\n  namespaces: [qa]\n  verbs: [create]",
+            'create by "tim" in group testers in namespace "qa"',
+        ),
+        (
+            "users: [tim]\n  resources: [{group: '', resources: [secrets], resourceNames: [db-password]}]",
+            'named "db-password" by "tim"',
+        ),
+        (
+            "userGroups: [testers, admins]\n  users: [ann, tim]\n  verbs: [watch]",
+            'watch by "ann" in group testers',
+        ),
     ],
 )
 def test_every_combination_of_subjects_is_exercised(selectors: str, who: str) -> None:
@@ -78,7 +99,9 @@ def test_every_combination_of_subjects_is_exercised(selectors: str, who: str) ->
 
 
 def test_every_reported_leak_is_reproduced_by_evaluation() -> None:
-    policy = load("- level: RequestResponse\n  users: [tim]\n  userGroups: [testers]\n  " + SECRETS + "\n" + SAFE)
+    policy = load(
+        "- level: RequestResponse\n  users: [tim]\n  userGroups: [testers]\n  " + SECRETS + "\n" + SAFE
+    )
     leaks = body_leaks(policy)
     assert leaks
     for leak in leaks:

@@ -32,7 +32,17 @@ VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletec
 USERS = ["alice", "tim", "system:node:n1"]
 GROUPS = ["testers", "system:nodes", "system:authenticated"]
 NAMESPACES = ["", "prod", "kube-system"]
-PATTERNS = ["secrets", "configmaps", "pods", "pods/exec", "pods/*", "*/status", "*", "deployments", "tokenreviews"]
+PATTERNS = [
+    "secrets",
+    "configmaps",
+    "pods",
+    "pods/exec",
+    "pods/*",
+    "*/status",
+    "*",
+    "deployments",
+    "tokenreviews",
+]
 API_GROUPS = ["", "apps", "authentication.k8s.io"]
 NAMES = ["db", "web-0"]
 URLS = ["/healthz*", "/metrics", "/version", "*"]
@@ -52,7 +62,12 @@ group_resources = st.fixed_dictionaries(
 @st.composite
 def rules(draw: st.DrawFn) -> dict[str, Any]:
     rule: dict[str, Any] = {"level": draw(st.sampled_from(LEVELS))}
-    for key, values in (("users", USERS), ("userGroups", GROUPS), ("verbs", VERBS), ("omitStages", list(STAGES))):
+    for key, values in (
+        ("users", USERS),
+        ("userGroups", GROUPS),
+        ("verbs", VERBS),
+        ("omitStages", list(STAGES)),
+    ):
         if chosen := draw(subset(values)):
             rule[key] = chosen
     kind = draw(st.sampled_from(["resources", "namespaces", "both", "urls", "none"]))
@@ -75,7 +90,9 @@ policies = st.builds(
 @st.composite
 def requests(draw: st.DrawFn) -> dict[str, Any]:
     """Options of `explain --user ... --verb ...` for a request kube-apiserver could receive."""
-    opts: dict[str, Any] = {key: None for key in ("namespace", "resource", "subresource", "api_group", "name", "path")}
+    opts: dict[str, Any] = {
+        key: None for key in ("namespace", "resource", "subresource", "api_group", "name", "path")
+    }
     opts["verb"] = draw(st.sampled_from(VERBS))
     opts["user"] = draw(st.sampled_from(USERS))
     opts["group"] = draw(subset(GROUPS))
@@ -112,7 +129,12 @@ def event_for(req: Request, audit_id: str) -> dict[str, Any]:
     elif req.name and (req.verb != "create" or req.subresource):  # a create posts to the collection
         path += f"/{req.name}" + (f"/{req.subresource}" if req.subresource else "")
     event["requestURI"] = path + query
-    ref = {"resource": req.resource, "namespace": req.namespace, "apiGroup": req.api_group, "apiVersion": "v1"}
+    ref = {
+        "resource": req.resource,
+        "namespace": req.namespace,
+        "apiGroup": req.api_group,
+        "apiVersion": "v1",
+    }
     if req.subresource:
         ref["subresource"] = req.subresource
     # On a create, LogRequestObject fills objectRef.name from the body after the policy decided.
@@ -154,7 +176,9 @@ CREATE = {"verb": "create", "user": "alice", "group": [], "namespace": "prod", "
 @SETTINGS
 @example(NAMED_CREATE, CREATE)
 @given(policies, requests())
-def test_explain_on_a_one_event_log_equals_single_request_explain(doc: dict[str, Any], opts: dict[str, Any]) -> None:
+def test_explain_on_a_one_event_log_equals_single_request_explain(
+    doc: dict[str, Any], opts: dict[str, Any]
+) -> None:
     policy = load(doc)
     req = _single_request(opts)
     single = Evaluator(policy).evaluate(req).to_json()

@@ -56,7 +56,10 @@ def test_mixed_log_one_output_line_per_input_line() -> None:
 
 def test_bom_eventlists_and_bad_items() -> None:
     code, rows, _ = explain_json(str(LOGS / "bom.log"))
-    assert code == 0 and decisions(rows) == [(ID + "2", "RequestResponse", 0), (ID + "3", "RequestResponse", 1)]
+    assert code == 0 and decisions(rows) == [
+        (ID + "2", "RequestResponse", 0),
+        (ID + "3", "RequestResponse", 1),
+    ]
     code, rows, stderr = explain_json(str(LOGS / "eventlist-null-items.json"))
     assert (code, rows, stderr) == (0, [], "")
     code, rows, stderr = explain_json(str(LOGS / "eventlist-one-bad-item.json"))
@@ -106,7 +109,11 @@ def test_an_event_of_5_mb_is_decided(tmp_path: Path, where: str) -> None:
     code, rows, stderr = explain_json(str(log))
     assert code == 0 and stderr == ""
     by_id = {r["auditID"]: (r["level"], r["rule"]) for r in rows}
-    assert by_id == {"big": ("Metadata", 2), ID + "2": ("RequestResponse", 0), ID + "3": ("RequestResponse", 1)}
+    assert by_id == {
+        "big": ("Metadata", 2),
+        ID + "2": ("RequestResponse", 0),
+        ID + "3": ("RequestResponse", 1),
+    }
 
 
 @pytest.mark.parametrize(
@@ -117,10 +124,16 @@ def test_an_event_of_5_mb_is_decided(tmp_path: Path, where: str) -> None:
         ("/api/v1/namespaces/prod/status", ("", "v1", "prod", "namespaces", "status", "prod")),
         ("/api/v1/namespaces/prod/finalize", ("", "v1", "prod", "namespaces", "finalize", "prod")),
         ("/api/v1/namespaces", ("", "v1", "", "namespaces", "", "")),
-        ("/apis/apps/v1/namespaces/prod/deployments/web/scale", ("apps", "v1", "prod", "deployments", "scale", "web")),
+        (
+            "/apis/apps/v1/namespaces/prod/deployments/web/scale",
+            ("apps", "v1", "prod", "deployments", "scale", "web"),
+        ),
         ("/api/v1/watch/namespaces/prod/pods/web-0", ("", "v1", "prod", "pods", "", "web-0")),
         ("/api/v1/proxy/namespaces/prod/pods/web-0/metrics", ("", "v1", "prod", "pods", "", "web-0")),
-        ("/api/v1/namespaces/prod/serviceaccounts/build%2Dbot/token", ("", "v1", "prod", "serviceaccounts", "token", "build-bot")),
+        (
+            "/api/v1/namespaces/prod/serviceaccounts/build%2Dbot/token",
+            ("", "v1", "prod", "serviceaccounts", "token", "build-bot"),
+        ),
     ],
 )
 def test_request_info_from_the_url(uri: str, expected: tuple[str, ...]) -> None:

@@ -34,7 +34,9 @@ def test_duplicate_key_loads_with_the_last_value_and_is_a_medium_finding() -> No
     assert evaluate(result.policy, secret_read).level == "Metadata"
     old = validate_policy_text(text("duplicate-keys.yaml"), "d.yaml", (1, 25))
     assert old.warnings[0].endswith("keeps the last value, without a warning")
-    dup = [f for f in lint_policy_text(text("duplicate-keys.yaml"), "d.yaml", (1, 30)) if f.id == "duplicate-key"]
+    dup = [
+        f for f in lint_policy_text(text("duplicate-keys.yaml"), "d.yaml", (1, 30)) if f.id == "duplicate-key"
+    ]
     assert [(f.severity, f.rule) for f in dup] == [("medium", 0)]
     assert "lines 7 and 11" in dup[0].message and "keeps the last value" in dup[0].message
 
@@ -67,11 +69,15 @@ def test_an_empty_first_document_is_refused_and_says_why() -> None:
 
 @pytest.mark.parametrize(
     ("version", "words"),
-    [("1.25", "kube-apiserver 1.25 drops it silently"), ("1.26", "kube-apiserver 1.26 drops it and logs a warning")],
+    [
+        ("1.25", "kube-apiserver 1.25 drops it silently"),
+        ("1.26", "kube-apiserver 1.26 drops it and logs a warning"),
+    ],
 )
 def test_unknown_field_message_follows_the_strict_pass(version: str, words: str) -> None:
     result = runner.invoke(
-        app, ["policy", "validate", str(POLICIES / "verbs-under-resources.yaml"), "--kubernetes-version", version]
+        app,
+        ["policy", "validate", str(POLICIES / "verbs-under-resources.yaml"), "--kubernetes-version", version],
     )
     assert result.exit_code == 0
     assert f'rules[0].resources[0].verbs: unknown field "verbs": {words}' in result.stderr
@@ -84,7 +90,8 @@ def test_a_misindented_field_is_not_answered_with_did_you_mean_itself() -> None:
     assert "this field belongs to the rule, not to a resources entry" in unknown[0].message
     assert "did you mean" not in unknown[0].message
     typo = lint_policy_text(
-        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  resourceNames: [a]\n- level: Metadata\n",
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"
+        "- level: None\n  resourceNames: [a]\n- level: Metadata\n",
         "t.yaml",
         (1, 30),
     )
