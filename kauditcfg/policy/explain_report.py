@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from kauditcfg.config.defaults import LEVELS
 from kauditcfg.policy.describe import rule_label
-from kauditcfg.policy.model import LEVELS, Decision, Policy, Request
+from kauditcfg.policy.model import Decision, Policy, Request
 
 
 def dropped(decision: Decision, stage: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Lint: what a policy leaks, hides, wastes or gets wrong (DESIGN.md §7).
+"""Lint: what a policy leaks, hides, wastes or gets wrong, ranked high, medium or low.
 
 Leaks and costs are decided by evaluating synthetic requests through the engine (first match
 wins), never by grepping the file for resource names.
@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
-from typing import Literal
 
+from kauditcfg.config.findings import SEVERITY_RANK, Finding, Severity
 from kauditcfg.policy.compliance import body_leaks
 from kauditcfg.policy.evaluate import Evaluator, url_matches
 from kauditcfg.policy.load import (
@@ -25,9 +24,6 @@ from kauditcfg.policy.load import (
 from kauditcfg.policy.matrix import HUMANS, Target, requests_for
 from kauditcfg.policy.model import LEGACY_APIS, LEVEL_RANK, GroupResources, Policy, Rule
 from kauditcfg.versions import Version, format_version, only_v1_policies, supports_omit_managed_fields
-
-Severity = Literal["high", "medium", "low"]
-SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
 # Reads of these return whole collections: RequestResponse serialises every object into the log.
 BROAD: tuple[Target, ...] = (
@@ -49,19 +45,12 @@ INTERACTIVE: tuple[Target, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    severity: Severity
-    rule: int | None
-    message: str
-
-    def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "severity": self.severity, "rule": self.rule, "message": self.message}
+def _lint(id_: str, severity: Severity, rule: int | None, message: str) -> Finding:
+    return Finding(id_, severity, message, rule=rule)
 
 
 def at_or_above(finding: Finding, threshold: str) -> bool:
-    return SEVERITY_RANK[finding.severity] >= SEVERITY_RANK[threshold]
+    return finding.at_or_above(threshold)
 
 
 _RULE_INDEX = re.compile(r"^rules\[(\d+)\]")
@@ -103,7 +92,7 @@ def _unknown_field(u: UnknownField, version: Version) -> Finding:
         close = difflib.get_close_matches(u.name, _KNOWN_NAMES, n=1, cutoff=0.6)
         hint = f'did you mean "{close[0]}"?' if close else "not a field of audit.k8s.io/v1 Policy"
     dropped = "dropped with a warning" if has_strict_pass(version) else "silently dropped"
-    return Finding(
+    return _lint(
         "unknown-field",
         "high",
         u.rule,
@@ -116,7 +105,7 @@ def _duplicate_findings(result: ValidationResult) -> list[Finding]:
     if result.tree is None:
         return []
     return [
-        Finding(
+        _lint(
             "duplicate-key",
             "medium",
             _rule_of(dup.path),
@@ -131,7 +120,7 @@ def _load_findings(result: ValidationResult, version: Version) -> list[Finding]:
     findings: list[Finding] = []
     if result.api_version in LEGACY_APIS:
         findings.append(
-            Finding(
+            _lint(
                 "deprecated-api-version",
                 "high",
                 None,
@@ -142,14 +131,14 @@ def _load_findings(result: ValidationResult, version: Version) -> list[Finding]:
         )
     if result.policy is not None and not result.policy.rules:
         findings.append(
-            Finding("no-rules", "high", None, "the policy has no rules: kube-apiserver refuses to start")
+            _lint("no-rules", "high", None, "the policy has no rules: kube-apiserver refuses to start")
         )
     for error in result.errors:
         if "illegal policy with 0 rules" in error or (
             result.api_version in LEGACY_APIS and error.startswith("apiVersion:")
         ):
             continue
-        findings.append(Finding("invalid", "high", _rule_of(error), error))
+        findings.append(_lint("invalid", "high", _rule_of(error), error))
     findings.extend(_unknown_field(u, version) for u in result.unknown_fields)
     findings.extend(_duplicate_findings(result))
     return findings
@@ -220,7 +209,7 @@ def _shadowed(policy: Policy) -> list[Finding]:
         for i in range(j):
             if covers(policy.rules[i], later, policy.group_wildcard):
                 findings.append(
-                    Finding(
+                    _lint(
                         "shadowed-rule",
                         "medium",
                         j,
@@ -242,9 +231,9 @@ def _stage_findings(policy: Policy) -> list[Finding]:
     text = "RequestReceived is not omitted: every request is logged twice (received and completed)"
     if len(offenders) == len(logging):
         return [
-            Finding("request-received-logged", "medium", None, text + "; add omitStages: [RequestReceived]")
+            _lint("request-received-logged", "medium", None, text + "; add omitStages: [RequestReceived]")
         ]
-    return [Finding("request-received-logged", "medium", i, f"rules[{i}]: {text}") for i in offenders]
+    return [_lint("request-received-logged", "medium", i, f"rules[{i}]: {text}") for i in offenders]
 
 
 def _cost_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]:
@@ -254,7 +243,7 @@ def _cost_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]:
         if decision.level == "RequestResponse":
             hits.setdefault(decision.rule, set()).add(target.label)
     return [
-        Finding(
+        _lint(
             "broad-read-request-response",
             "medium",
             rule,
@@ -273,7 +262,7 @@ def _interactive_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]
         if seen is None or LEVEL_RANK[decision.level] < LEVEL_RANK[seen[0]]:
             worst[target.label] = (decision.level, decision.rule)
     return [
-        Finding(
+        _lint(
             "interactive-below-request-response",
             "low",
             rule,
@@ -297,7 +286,7 @@ def _token_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]:
         }
     )
     return [
-        Finding(
+        _lint(
             "token-response-logged",
             "low",
             rule,
@@ -315,7 +304,7 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
         return []
     evaluator = Evaluator(policy)
     findings = [
-        Finding(
+        _lint(
             "sensitive-body",
             "high",
             leak.rule,
@@ -327,7 +316,7 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
     findings.extend(_shadowed(policy))
     if not any(rule.is_catch_all for rule in policy.rules):
         findings.append(
-            Finding(
+            _lint(
                 "no-catch-all",
                 "medium",
                 None,
@@ -341,7 +330,7 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
         logging = [r for r in policy.rules if r.level in ("Request", "RequestResponse")]
         if any(r.omit_managed_fields is not True for r in logging):
             findings.append(
-                Finding(
+                _lint(
                     "omit-managed-fields-unset",
                     "low",
                     None,

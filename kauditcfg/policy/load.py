@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kauditcfg.policy.model import API_V1, LEGACY_APIS, LEVELS, STAGES, GroupResources, Policy, Rule
+from kauditcfg.config.defaults import LEVELS
+from kauditcfg.policy.model import API_V1, LEGACY_APIS, STAGES, GroupResources, Policy, Rule
 from kauditcfg.policy.yamltree import Tree, YamlSyntaxError, read_first_document
 from kauditcfg.versions import (
     Version,

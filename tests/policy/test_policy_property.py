@@ -20,13 +20,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kauditcfg.cli.policy import _single_request
+from kauditcfg.config.defaults import LEVELS
 from kauditcfg.policy.compliance import body_leaks, logs_body
 from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.events import read_batches
 from kauditcfg.policy.explain import Explainer
 from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.matrix import possible_name
-from kauditcfg.policy.model import LEVELS, STAGES, Policy, Request
+from kauditcfg.policy.model import STAGES, Policy, Request
 
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 USERS = ["alice", "tim", "system:node:n1"]
