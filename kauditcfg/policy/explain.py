@@ -163,6 +163,16 @@ class Explainer:
             if out:
                 yield b"".join(out)
 
+    def decisions(self, items: Iterable[Event | BadLine]) -> Iterator[tuple[Event, Decision] | BadLine]:
+        """Each event with its decision (cached per request shape); skipped lines are counted."""
+        for item in items:
+            if isinstance(item, BadLine):
+                self.skips.add(item)
+                yield item
+            else:
+                self.events += 1
+                yield item, self.decide(item)[0]
+
     def explained(self, items: Iterable[Event | BadLine]) -> Iterator[Explained | BadLine]:
         for item in items:
             if isinstance(item, BadLine):

@@ -50,9 +50,8 @@ def summary_lines(summary: Summary, policy: Policy, width: int) -> list[str]:
     label_width = max(width - 26, 20)
     for index, rule in enumerate(policy.rules):
         count = summary.per_rule.get(index, 0)
-        if count:
-            label = _cut(rule_label(rule), label_width)
-            lines.append(f"{index:>4}  {count:>8}  {_share(count, total)}  {label}")
+        label = _cut(rule_label(rule), label_width)
+        lines.append(f"{index:>4}  {count:>8}  {_share(count, total)}  {label}")
     unmatched = summary.per_rule.get(None, 0)
     if unmatched:
         share = _share(unmatched, total)
@@ -82,7 +81,7 @@ def outcome(decision: Decision, stage: str | None) -> str:
     if decision.level == "None":
         return "None (not logged)"
     if stage is not None and stage in decision.omit_stages:
-        return f"dropped ({stage} omitted)"
+        return f"dropped: {stage}"
     return decision.level
 
 
@@ -97,24 +96,23 @@ class Row:
     rule: str
 
 
-def _columns(width: int) -> tuple[bool, int, int]:
-    """Whether the audit ID fits, and the widths left for USER and REQUEST."""
-    fixed = 16 + 10 + 25 + 4 + 4  # STAGE, VERB, OUTCOME, RULE, gaps
-    with_id = width - fixed - 38 >= 50
-    room = max(width - fixed - (38 if with_id else 0), 24)
-    user = max(room * 2 // 5, 10)
-    return with_id, user, room - user - 1
-
-
 def event_lines(rows: list[Row], width: int, header: bool) -> list[str]:
-    """Per-event rows cut to `width` columns (long user names and URLs are shortened, not wrapped)."""
-    with_id, user_w, request_w = _columns(width)
+    """Per-event rows cut to `width` columns: long user names and URLs are shortened, not wrapped;
+    the stage and the audit ID are shown when the terminal has room for them."""
+    with_stage, with_id = width >= 120, width >= 170
+    level_w = 25 if with_stage else 18
+    fixed = 10 + level_w + 5 + (17 if with_stage else 0) + (38 if with_id else 0)
+    room = max(width - fixed - 1, 30)
+    user_w = max(room * 2 // 5, 12)
+    request_w = room - user_w - 1
 
     def line(row: Row) -> str:
         start = f"{_cut(row.audit_id, 36):<36}  " if with_id else ""
+        start += f"{_cut(row.stage, 16):<17}" if with_stage else ""
+        level = _cut(row.outcome, level_w - 1)
         return (
-            f"{start}{_cut(row.stage, 15):<16}{_cut(row.verb, 9):<10}{_cut(row.user, user_w):<{user_w}} "
-            f"{_cut(row.request, request_w):<{request_w}} {_cut(row.outcome, 24):<25}{row.rule}"
+            f"{start}{_cut(row.verb, 9):<10}{_cut(row.user, user_w):<{user_w}} "
+            f"{_cut(row.request, request_w):<{request_w}} {level:<{level_w}}{row.rule}"
         ).rstrip()
 
     titles = Row("AUDIT-ID", "STAGE", "VERB", "USER", "REQUEST", "LEVEL", "RULE")

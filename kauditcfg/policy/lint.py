@@ -343,12 +343,16 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
     return findings
 
 
-def lint_policy_text(text: str, source: str, version: Version) -> list[Finding]:
-    """Every finding for a policy file, highest severity first, then by rule index."""
-    result = validate_policy_text(text, source, version)
+def lint_result(result: ValidationResult, version: Version) -> list[Finding]:
+    """Every finding for a loaded policy file, highest severity first, then by rule index."""
     findings = _load_findings(result, version)
     if result.policy is not None:
         findings.extend(lint_policy(result.policy, version))
     return sorted(
         findings, key=lambda f: (-SEVERITY_RANK[f.severity], f.rule if f.rule is not None else -1, f.id)
     )
+
+
+def lint_policy_text(text: str, source: str, version: Version) -> list[Finding]:
+    """Every finding for a policy file, highest severity first, then by rule index."""
+    return lint_result(validate_policy_text(text, source, version), version)

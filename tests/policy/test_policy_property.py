@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kauditcfg.cli.policy import _single_request
+from kauditcfg.cli.policy_explain import single_request as _single_request
 from kauditcfg.config.defaults import LEVELS
 from kauditcfg.policy.compliance import body_leaks, logs_body
 from kauditcfg.policy.evaluate import Evaluator

@@ -63,8 +63,8 @@ def test_a_broken_later_document_is_ignored_with_a_warning() -> None:
 def test_an_empty_first_document_is_refused_and_says_why() -> None:
     result = runner.invoke(app, ["policy", "validate", str(POLICIES / "empty-first-document.yaml")])
     assert result.exit_code == 3
-    assert "the first YAML document is empty and kube-apiserver reads only the first one" in result.stderr
-    assert "remove the leading `---`" in result.stderr
+    assert "the first YAML document is empty and kube-apiserver reads only the first one" in result.stdout
+    assert "remove the leading `---`" in result.stdout
 
 
 @pytest.mark.parametrize(
