@@ -100,7 +100,7 @@ def event_lines(rows: list[Row], width: int, header: bool) -> list[str]:
     """Per-event rows cut to `width` columns: long user names and URLs are shortened, not wrapped;
     the stage and the audit ID are shown when the terminal has room for them."""
     with_stage, with_id = width >= 120, width >= 170
-    level_w = 25 if with_stage else 18
+    level_w = 25
     fixed = 10 + level_w + 5 + (17 if with_stage else 0) + (38 if with_id else 0)
     room = max(width - fixed - 1, 30)
     user_w = max(room * 2 // 5, 12)
