@@ -29,11 +29,11 @@ EXAMPLES = """
 
 Examples:
 
-  kauditcfg policy explain --policy policy.yaml /var/log/kubernetes/audit/audit.log
+  kauditcfg policy explain --policy policy.yaml audit.log
 
-  kauditcfg policy explain --policy policy.yaml --events audit.log | grep secrets
+  kauditcfg policy explain --policy p.yaml --events audit.log | grep secrets
 
-  kauditcfg policy explain --verb get --resource secrets --namespace prod --user alice
+  kauditcfg policy explain --verb get --resource secrets --user alice
 """
 
 
@@ -200,26 +200,80 @@ def register(policy_app: typer.Typer, load: Any, version_of: Any, version_help: 
             Path("/"), "--root", help="Node root for the default policy.", metavar="DIR"
         ),
         manifest: str = typer.Option(
-            DEFAULT_MANIFEST, "--manifest", help="kube-apiserver manifest (host path).", metavar="PATH"
+            DEFAULT_MANIFEST,
+            "--manifest",
+            help="kube-apiserver manifest, a host path (default: kubeadm's).",
+            show_default=False,
+            metavar="PATH",
         ),
         as_json: bool = typer.Option(False, "--json", help="One JSON object per input line (JSON lines)."),
         rows: bool = typer.Option(False, "--events", help="One row per event instead of the summary."),
         kubernetes_version: str | None = typer.Option(
             None, "--kubernetes-version", help=version_help, metavar="X.Y"
         ),
-        user: str | None = typer.Option(None, "--user", help="Single request: user name."),
+        user: str | None = typer.Option(
+            None,
+            "--user",
+            help="Single request: user name.",
+            metavar="USER",
+            rich_help_panel="Single request",
+        ),
         group: list[str] = typer.Option(
-            [], "--group", help="Single request: a group of the user (repeatable)."
+            [],
+            "--group",
+            help="Single request: a group of the user (repeatable).",
+            metavar="GROUP",
+            rich_help_panel="Single request",
         ),
-        verb: str | None = typer.Option(None, "--verb", help="Single request: verb (get, create, ...)."),
-        namespace: str | None = typer.Option(None, "--namespace", help="Single request: namespace."),
-        resource: str | None = typer.Option(None, "--resource", help="Single request: resource (pods/exec)."),
-        subresource: str | None = typer.Option(None, "--subresource", help="Single request: subresource."),
+        verb: str | None = typer.Option(
+            None,
+            "--verb",
+            help="Single request: verb (get, create, ...).",
+            metavar="VERB",
+            rich_help_panel="Single request",
+        ),
+        namespace: str | None = typer.Option(
+            None,
+            "--namespace",
+            help="Single request: namespace.",
+            metavar="NAMESPACE",
+            rich_help_panel="Single request",
+        ),
+        resource: str | None = typer.Option(
+            None,
+            "--resource",
+            help="Single request: resource (pods/exec).",
+            metavar="RESOURCE",
+            rich_help_panel="Single request",
+        ),
+        subresource: str | None = typer.Option(
+            None,
+            "--subresource",
+            help="Single request: subresource.",
+            metavar="SUB",
+            rich_help_panel="Single request",
+        ),
         api_group: str | None = typer.Option(
-            None, "--api-group", help="Single request: API group (core: '')."
+            None,
+            "--api-group",
+            help="Single request: API group (core: '').",
+            metavar="GROUP",
+            rich_help_panel="Single request",
         ),
-        name: str | None = typer.Option(None, "--name", help="Single request: object name."),
-        path: str | None = typer.Option(None, "--path", help="Single request: non-resource URL path."),
+        name: str | None = typer.Option(
+            None,
+            "--name",
+            help="Single request: object name.",
+            metavar="NAME",
+            rich_help_panel="Single request",
+        ),
+        path: str | None = typer.Option(
+            None,
+            "--path",
+            help="Single request: non-resource URL path.",
+            metavar="PATH",
+            rich_help_panel="Single request",
+        ),
     ) -> None:
         """What the policy would log for each audit event, or for one request described by options."""
         opts = {

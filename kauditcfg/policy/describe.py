@@ -26,7 +26,11 @@ def rule_label(rule: Rule) -> str:
     """`Metadata: secrets, configmaps, tokenreviews` — the level, then what the rule selects."""
     parts: list[str] = []
     resources = tuple(
-        r + (f".{gr.group}" if gr.group else "") for gr in rule.resources for r in (gr.resources or ("*",))
+        r
+        + (f".{gr.group}" if gr.group else "")
+        + (f" ({_join(gr.resource_names, 2)})" if gr.resource_names else "")
+        for gr in rule.resources
+        for r in (gr.resources or ("*",))
     )
     if resources:
         parts.append(_join(resources))
@@ -74,6 +78,11 @@ def request_warnings(req: Request, policy: Policy) -> list[str]:
         warnings.append(f'verb "{verb}": kube-apiserver verbs are lower case; did you mean {verb.lower()}?')
     elif verb not in KNOWN_VERBS and req.is_resource:
         warnings.append(f'verb "{verb}" is not one kube-apiserver uses for resource requests')
+    if req.verb == "create" and req.name and not req.subresource:
+        warnings.append(
+            f"--name {req.name} with create: kube-apiserver decides before reading the body, so it sees "
+            "no name on a create (only pods/NAME/exec-like subresources carry one in the URL)"
+        )
     if not (req.is_resource and resource):
         return warnings
     named = {r.split("/", 1)[0] for rule in policy.rules for gr in rule.resources for r in gr.resources}
