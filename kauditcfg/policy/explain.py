@@ -18,7 +18,11 @@ from kauditcfg.policy.model import Decision, Policy, Request
 from kauditcfg.policy.requestinfo import UrlInfo, canonical_path, parse_request_uri
 
 _CACHE_LIMIT = 65536
+# URLs mostly differ by object name: a smaller cache keeps memory flat, repeated URLs (list,
+# watch, leases, creates) still hit.
+_URL_CACHE_LIMIT = 16384
 _UNSEEN = object()
+_LIST_WATCH = frozenset({"list", "watch"})
 
 
 @dataclass(frozen=True)
@@ -68,15 +72,17 @@ class Explainer:
     def _url(self, uri: str, ref: _ObjectRef) -> UrlInfo | None:
         """RequestInfo of `uri`, remembered; cheap when the URL is the one the objectRef implies."""
         urls = self._urls
-        if len(urls) >= _CACHE_LIMIT:
+        if len(urls) >= _URL_CACHE_LIMIT:
             urls.clear()
-        path = uri.split("?", 1)[0]
+        path, _, query = uri.partition("?")
         ns, name, sub = ref.namespace or "", ref.name or "", ref.subresource or ""
         group, version, resource = ref.apiGroup or "", ref.apiVersion or "", ref.resource or ""
+        info: UrlInfo | None
         if path == canonical_path(group, version, ns, resource, name, sub) and (
-            "?" not in uri or name or "fieldSelector" not in uri
+            name or "fieldSelector" not in query
         ):
-            info: UrlInfo | None = UrlInfo(group, version, ns, resource, sub, name)
+            # tuple.__new__: the NamedTuple constructor costs more than the rest of this check.
+            info = tuple.__new__(UrlInfo, (group, version, ns, resource, sub, name, ""))
         else:
             info = parse_request_uri(uri)
         urls[uri] = info
@@ -154,7 +160,8 @@ class Explainer:
                     else:
                         key = (who, event.verb, info[2], info[0] if ref.apiGroup is None else ref.apiGroup,  # type: ignore[index]
                                ref.resource or info[3], info[4],  # type: ignore[index]
-                               info.name_for(event.verb) if names_matter else None)  # type: ignore[attr-defined]  # fmt: skip
+                               (info[5] or (info[6] if event.verb in _LIST_WATCH else "")) if names_matter  # type: ignore[index]
+                               else None)  # fmt: skip
                 hit = cache.get(key)
                 append(b'{"auditID":')
                 append(event.auditID)

@@ -107,9 +107,12 @@ def canonical_path(
     Checking an event's URL against the path its objectRef implies is much cheaper than parsing
     it, and in kube-apiserver's own logs the two agree except for creates (no name in the URL).
     """
-    if not version or not resource or (sub and not name):
-        return None
-    if "/" in "".join((group, version, namespace, resource, name, sub)):
+    if (
+        not version
+        or not resource
+        or (sub and not name)
+        or "/" in group + version + namespace + resource + name + sub
+    ):
         return None
     if resource in _SPECIAL_VERBS or resource in _NAMESPACE_SUBRESOURCES:
         return None
