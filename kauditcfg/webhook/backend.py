@@ -1,0 +1,133 @@
+"""The webhook backend as part of the desired audit configuration: kubeconfig, flags, host files.
+
+Pure: options in, a `WebhookBackend` out. The kubeconfig is rendered from
+templates/webhook-kubeconfig.yaml.j2; the flags are `--audit-webhook-config-file` plus the mode,
+batching and truncation ones (tuning.py). Whether the referenced files exist, are mounted and hold
+usable TLS material is judged against the node later (material.py, tls.py), like every other
+path kube-apiserver opens.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kauditcfg.errors import InvalidInput, UsageError
+from kauditcfg.webhook.tuning import Tuning, tuning_flags
+from kauditcfg.webhook.url import check_url
+
+WEBHOOK_CONFIG_PATH = "/etc/kubernetes/audit/webhook-kubeconfig.yaml"
+TEMPLATE = "webhook-kubeconfig.yaml.j2"
+ENTRY_NAME = "audit-webhook"  # the one cluster, user and context in the kubeconfig
+KUBECONFIG_MODE = 0o600  # it names the credentials kube-apiserver presents
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    """The webhook options as given on `enable`/`diff` (host paths are absolute node paths)."""
+
+    url: str
+    ca: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    token_file: str | None = None
+    config_file: str = WEBHOOK_CONFIG_PATH
+    tuning: Tuning = field(default_factory=Tuning)
+
+
+@dataclass(frozen=True)
+class WebhookBackend:
+    """What the webhook adds to the node: one file, its flags, and the host files it points at."""
+
+    config_file: str  # host path of the kubeconfig (same path inside the pod)
+    kubeconfig: bytes
+    flags: dict[str, str]  # flag name without "--" -> value, config-file first
+    references: tuple[tuple[str, str], ...]  # (kubeconfig field, host path): CA, client cert/key, token
+
+    def read_paths(self) -> list[str]:
+        """Every host file kube-apiserver reads for the webhook, the kubeconfig first."""
+        return [self.config_file, *(path for _, path in self.references)]
+
+    def mount_dirs(self) -> list[str]:
+        """The directories to mount read-only (or find already mounted), without repeats."""
+        return list(dict.fromkeys(posixpath.dirname(p) for p in self.read_paths()))
+
+
+def _host_path(option: str, value: str) -> str:
+    if not value.startswith("/"):
+        raise UsageError(f"{option} {value!r}: must be an absolute path on the node")
+    normal = posixpath.normpath(value)
+    if normal == "/" or value.endswith("/"):
+        raise UsageError(f"{option} {value!r}: must name a file, not a directory")
+    return normal
+
+
+def render_kubeconfig(
+    server: str,
+    ca: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+    token_file: str | None = None,
+) -> bytes:
+    """The kubeconfig text: one cluster, one user, one context, current-context set."""
+    import jinja2
+
+    from kauditcfg.profiles import environment
+
+    try:
+        text = (
+            environment()
+            .get_template(TEMPLATE)
+            .render(
+                name=ENTRY_NAME,
+                server=server,
+                certificate_authority=ca,
+                client_certificate=client_cert,
+                client_key=client_key,
+                token_file=token_file,
+            )
+        )
+    except jinja2.TemplateError as exc:  # a broken install, not the user's input
+        raise InvalidInput(f"kauditcfg cannot render {TEMPLATE}: {exc} (reinstall kauditcfg)") from None
+    return text.encode("utf-8")
+
+
+def build_webhook(opts: WebhookOptions, defaults: Mapping[str, str] | None = None) -> WebhookBackend:
+    """Validate the options and render the kubeconfig; `defaults` are a profile's webhook flags.
+
+    Exit 3 for a URL that is not https with a host, exit 2 for options that do not fit together
+    or values kube-apiserver would refuse.
+    """
+    url = check_url(opts.url)
+    if (opts.client_cert is None) != (opts.client_key is None):
+        given, missing = (
+            ("--webhook-client-cert", "--webhook-client-key")
+            if opts.client_key is None
+            else ("--webhook-client-key", "--webhook-client-cert")
+        )
+        raise UsageError(f"{given} needs {missing}: give the client certificate and its key together")
+    config_file = _host_path("--webhook-config-file", opts.config_file)
+    references: list[tuple[str, str]] = []
+    paths: dict[str, str | None] = {}
+    for option, key, value in (
+        ("--webhook-ca", "certificate-authority", opts.ca),
+        ("--webhook-client-cert", "client-certificate", opts.client_cert),
+        ("--webhook-client-key", "client-key", opts.client_key),
+        ("--webhook-token-file", "tokenFile", opts.token_file),
+    ):
+        paths[key] = _host_path(option, value) if value is not None else None
+        if paths[key] is not None:
+            if paths[key] == config_file:
+                raise UsageError(f"{option} {value!r}: that is where the kubeconfig itself is written")
+            references.append((key, str(paths[key])))
+    kubeconfig = render_kubeconfig(
+        url,
+        paths["certificate-authority"],
+        paths["client-certificate"],
+        paths["client-key"],
+        paths["tokenFile"],
+    )
+    flags = {"audit-webhook-config-file": config_file}
+    flags.update(tuning_flags("webhook", opts.tuning, defaults))
+    return WebhookBackend(config_file, kubeconfig, flags, tuple(references))
