@@ -81,7 +81,7 @@ def duration_seconds(text: str) -> float | None:
     """Seconds in a Go duration (time.ParseDuration: "30s", "1m30s", "1.5h"); None when it is not one."""
     body = text.strip()
     sign = -1.0 if body.startswith("-") else 1.0
-    body = body.lstrip("+-") if body[:1] in "+-" else body
+    body = body[1:] if body[:1] in ("+", "-") else body
     if body == "0":
         return 0.0
     if not body:
@@ -124,7 +124,7 @@ def _positive_duration(backend: Backend, field_name: str, value: str) -> str:
 
 def _positive_float(backend: Backend, field_name: str, value: float) -> str:
     if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{option_name(backend, field_name)} {value}: must be a number above 0")
+        raise UsageError(f"{option_name(backend, field_name)} {value:g}: must be a number above 0")
     return format(value, "g")
 
 
