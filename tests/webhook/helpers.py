@@ -181,3 +181,12 @@ def post_with_kubeconfig(root: Path, kubeconfig: str, body: dict[str, Any]) -> i
     finally:
         api.close()
     return status
+
+
+def tree(root: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every path under root with its bytes (None for directories) and mode: to prove nothing changed."""
+    snap: dict[str, tuple[bytes | None, int]] = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        snap[str(path.relative_to(root))] = (path.read_bytes() if path.is_file() else None, st.st_mode)
+    return snap
