@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.webhook.tuning import Tuning, tuning_flags
@@ -45,13 +46,9 @@ class WebhookBackend:
     flags: dict[str, str]  # flag name without "--" -> value, config-file first
     references: tuple[tuple[str, str], ...]  # (kubeconfig field, host path): CA, client cert/key, token
 
-    def read_paths(self) -> list[str]:
-        """Every host file kube-apiserver reads for the webhook, the kubeconfig first."""
-        return [self.config_file, *(path for _, path in self.references)]
-
-    def mount_dirs(self) -> list[str]:
-        """The directories to mount read-only (or find already mounted), without repeats."""
-        return list(dict.fromkeys(posixpath.dirname(p) for p in self.read_paths()))
+    def referenced_files(self) -> tuple[str, ...]:
+        """The host files the kubeconfig names (CA, client certificate/key, token), each once."""
+        return tuple(dict.fromkeys(path for _, path in self.references))
 
 
 def _host_path(option: str, value: str) -> str:
@@ -131,3 +128,36 @@ def build_webhook(opts: WebhookOptions, defaults: Mapping[str, str] | None = Non
     flags = {"audit-webhook-config-file": config_file}
     flags.update(tuning_flags("webhook", opts.tuning, defaults))
     return WebhookBackend(config_file, kubeconfig, flags, tuple(references))
+
+
+def _tuning(given: Mapping[str, Any], backend: str) -> Tuning:
+    prefix = f"{backend}_"
+    return Tuning(**{f.name: given.get(prefix + f.name) for f in fields(Tuning) if prefix + f.name in given})
+
+
+def options_from_params(given: Mapping[str, Any]) -> tuple[WebhookOptions | None, Tuning]:
+    """The webhook options and the log backend's tuning from a command's `webhook_*`/`log_*` parameters.
+
+    Every webhook option needs --webhook-url: given alone it would silently do nothing.
+    """
+    log_tuning = _tuning(given, "log")
+    url = given.get("webhook_url")
+    if url is None:
+        stray = sorted(k for k, v in given.items() if k.startswith("webhook_") and v is not None)
+        stray = [k for k in stray if k != "webhook_config_file" or given[k] != WEBHOOK_CONFIG_PATH]
+        if stray:
+            option = "--" + stray[0].replace("_", "-")
+            raise UsageError(f"{option} needs --webhook-url (without it there is no webhook backend)")
+        return None, log_tuning
+    return (
+        WebhookOptions(
+            url=str(url),
+            ca=given.get("webhook_ca"),
+            client_cert=given.get("webhook_client_cert"),
+            client_key=given.get("webhook_client_key"),
+            token_file=given.get("webhook_token_file"),
+            config_file=given.get("webhook_config_file") or WEBHOOK_CONFIG_PATH,
+            tuning=_tuning(given, "webhook"),
+        ),
+        log_tuning,
+    )

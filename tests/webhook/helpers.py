@@ -95,7 +95,7 @@ def handler(receiver: Receiver) -> type[http.server.BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             receiver.bodies.append(json.loads(self.rfile.read(length)))
-            receiver.headers.append(dict(self.headers.items()))
+            receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
             peer = self.connection.getpeercert()  # type: ignore[attr-defined]
             subject = dict(item[0] for item in (peer or {}).get("subject", ()))
             receiver.peers.append(str(subject.get("commonName", "")))

@@ -180,7 +180,7 @@ def test_token_is_referenced_never_copied(node: Path, receiver: Receiver, post: 
         if path.is_file() and path.name != "collector.token":
             assert token.encode() not in path.read_bytes(), path
     assert post(node, KUBECONFIG, event_list(1)) == 200
-    assert receiver.headers[0]["Authorization"] == f"Bearer {token}"
+    assert receiver.headers[0]["authorization"] == f"Bearer {token}"
 
 
 def test_diff_shows_the_kubeconfig_and_writes_nothing(node: Path) -> None:

@@ -77,7 +77,7 @@ def test_no_credentials_gives_an_empty_user() -> None:
     assert "certificate-authority" not in config["clusters"][0]["cluster"]  # system roots
 
 
-def test_flags_and_mount_dirs() -> None:
+def test_flags_and_referenced_files() -> None:
     backend = build_webhook(
         WebhookOptions(
             url="https://c.example",
@@ -92,7 +92,11 @@ def test_flags_and_mount_dirs() -> None:
     assert backend.flags["audit-webhook-config-file"] == "/etc/kubernetes/audit/hook.yaml"
     assert backend.flags["audit-webhook-batch-max-size"] == "100"
     assert backend.flags["audit-webhook-mode"] == "batch"
-    assert backend.mount_dirs() == ["/etc/kubernetes/audit", "/etc/kubernetes/pki", "/etc/collector/tls"]
+    assert backend.referenced_files() == (
+        "/etc/kubernetes/pki/ca.crt",
+        "/etc/collector/tls/client.crt",
+        "/etc/collector/tls/client.key",
+    )
 
 
 @pytest.mark.parametrize(
