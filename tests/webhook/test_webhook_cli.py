@@ -349,3 +349,74 @@ def test_check_reports_tls_problems_of_an_existing_setup(node: Path) -> None:
     assert broken and broken[0]["severity"] == "high"
     assert "holds no PEM certificate" in broken[0]["message"]
     assert code == 1
+
+
+# -- an existing, hand-made webhook setup is adopted, not moved ------------------------------------------
+
+HAND_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: siem
+  cluster:
+    server: https://siem.example:9443/k8s
+    certificate-authority: tls/ca.crt
+users:
+- name: apiserver
+  user:
+    client-certificate: tls/client.crt
+    client-key: tls/client.key
+contexts:
+- name: audit
+  context: {cluster: siem, user: apiserver}
+current-context: audit
+"""
+
+
+def hand_made(root: Path, pki: Pki) -> None:
+    """--audit-webhook-config-file=/etc/collector/hook.yaml, mounted by hand as volume "collector"."""
+    manifest = root / MANIFEST
+    text = manifest.read_text()
+    text = text.replace(
+        "    - --allow-privileged=true\n",
+        "    - --allow-privileged=true\n    - --audit-webhook-config-file=/etc/collector/hook.yaml\n",
+    )
+    text = text.replace(
+        "    volumeMounts:\n", "    volumeMounts:\n    - mountPath: /etc/collector\n      name: collector\n"
+        "      readOnly: true\n",
+    )  # fmt: skip
+    text = text.replace(
+        "  volumes:\n", "  volumes:\n  - hostPath:\n      path: /etc/collector\n      type: Directory\n"
+        "    name: collector\n",
+    )  # fmt: skip
+    manifest.write_text(text)
+    write(host(root, "/etc/collector/hook.yaml"), HAND_KUBECONFIG.encode())
+    write(host(root, "/etc/collector/tls/ca.crt"), pki.ca_pem, 0o644)
+    write(host(root, "/etc/collector/tls/client.crt"), pki.client_cert_pem, 0o644)
+    write(host(root, "/etc/collector/tls/client.key"), pki.client_key_pem)
+
+
+def test_enable_without_webhook_options_keeps_a_hand_made_webhook(
+    sandbox: Callable[..., Path], pki: Pki
+) -> None:
+    root = sandbox()
+    hand_made(root, pki)
+    code, _, err = enable(root)
+    assert code == 0, err
+    assert "--audit-webhook-config-file=/etc/collector/hook.yaml" in flags(root)
+    assert mounts(root)["/etc/collector"]["name"] == "collector"
+    assert not host(root, KUBECONFIG).exists()
+    code, out, _ = cli("check", "--root", str(root), "--json")
+    assert [f for f in json.loads(out)["findings"] if "webhook" in f["id"]] == []
+
+
+def test_check_judges_a_hand_made_kubeconfigs_relative_paths(sandbox: Callable[..., Path], pki: Pki) -> None:
+    root = sandbox()
+    hand_made(root, pki)
+    assert enable(root)[0] == 0
+    write(host(root, "/etc/collector/tls/client.key"), make_cert("someone-else")[1])
+    code, out, _ = cli("check", "--root", str(root), "--json")
+    assert code == 1
+    [finding] = [f for f in json.loads(out)["findings"] if f["id"].startswith("webhook-tls")]
+    assert finding["path"] == "/etc/collector/tls/client.crt"
+    assert finding["severity"] == "high"
+    assert "do not belong together" in finding["message"]
