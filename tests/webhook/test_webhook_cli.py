@@ -329,6 +329,24 @@ def test_rootless_kube_apiserver_must_read_the_client_key(sandbox: Callable[...,
     refused(root, tls_args("https://c.example/"), 4, f"{PKI}/client.key", "cannot read")
 
 
+def test_rootless_kube_apiserver_gets_a_kubeconfig_it_can_read(
+    sandbox: Callable[..., Path], pki: Pki
+) -> None:
+    root = sandbox("rootless-v1.30.4.yaml")  # runAsUser/runAsGroup 1203 (kubeadm-kas)
+    for name, data in (
+        ("ca.crt", pki.ca_pem),
+        ("client.crt", pki.client_cert_pem),
+        ("client.key", pki.client_key_pem),
+    ):
+        write(host(root, f"{PKI}/{name}"), data, 0o640)
+        os.chown(host(root, f"{PKI}/{name}"), 0, 1203)
+    code, _, err = enable(root, *tls_args("https://c.example/"), "--fix-ownership")
+    assert code == 0, err
+    st = host(root, KUBECONFIG).stat()
+    # root-owned so the service user cannot rewrite where its audit events go; its group may read
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 1203, 0o640)
+
+
 # -- check reports the same on an existing setup ----------------------------------------------------------
 
 

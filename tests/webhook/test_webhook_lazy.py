@@ -24,5 +24,6 @@ def test_cryptography_is_not_imported_without_a_webhook(tmp_path: Path) -> None:
     manifest = tmp_path / MANIFEST
     manifest.parent.mkdir(parents=True)
     manifest.write_bytes((REPO / "fixtures/manifests/kubeadm-v1.30.4.yaml").read_bytes())
-    out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], capture_output=True, text=True, check=True)
+    probe = [sys.executable, "-c", PROBE, str(tmp_path)]
+    out = subprocess.run(probe, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
