@@ -438,3 +438,12 @@ def test_check_judges_a_hand_made_kubeconfigs_relative_paths(sandbox: Callable[.
     assert finding["path"] == "/etc/collector/tls/client.crt"
     assert finding["severity"] == "high"
     assert "do not belong together" in finding["message"]
+
+
+def test_rollback_after_enable_takes_the_kubeconfig_away(node: Path) -> None:
+    original = (node / MANIFEST).read_bytes()
+    assert enable(node, *tls_args("https://c.example/"))[0] == 0
+    code, _, err = cli("rollback", "--root", str(node))
+    assert code == 0, err
+    assert (node / MANIFEST).read_bytes() == original
+    assert not host(node, KUBECONFIG).exists()
