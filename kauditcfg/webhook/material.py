@@ -13,8 +13,8 @@ from typing import Any
 
 from kauditcfg.webhook.tls import Material, Role, TlsFinding, inline_material, judge_material
 
-# (host path or None when no mount covers it, bytes or None when missing) of a container path
-Locate = Callable[[str], tuple[str | None, bytes | None]]
+# The Material for (role, container path): named by its host path, data None when missing or unmounted.
+Locate = Callable[[Role, str], Material]
 
 _FIELDS: tuple[tuple[str, str, Role], ...] = (
     ("clusters", "cluster", "certificate-authority"),
@@ -76,8 +76,7 @@ def kubeconfig_material(
             inline = body.get(data_key)
             if isinstance(value, str) and value:
                 container = posixpath.normpath(posixpath.join(base, value))
-                host_path, data = locate(container)
-                materials.append(Material(role, host_path or container, data))
+                materials.append(locate(role, container))
             elif isinstance(inline, str) and inline and role != "tokenFile":
                 where = f"{kubeconfig}: {section}[{index}].{inner}.{data_key}"
                 got = inline_material(role, where, inline)

@@ -36,12 +36,14 @@ class Material:
     """One file (or inline `-data` field) the webhook kubeconfig makes kube-apiserver read.
 
     `where` names it for a message: the host path, or "<kubeconfig>: users[0].user.client-key-data".
-    `data` is None when the file is missing (that is reported by the file checks, not here).
+    `data` is None when the file is missing (that is reported by the file checks, not here);
+    `mode` is the file's permission bits when known.
     """
 
     role: Role
     where: str
     data: bytes | None
+    mode: int | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,21 @@ def judge_token(m: Material) -> list[TlsFinding]:
     ]
 
 
+def judge_secret_mode(m: Material) -> list[TlsFinding]:
+    """A client key or token any user of the node can read lets anyone speak for kube-apiserver."""
+    if m.role not in ("client-key", "tokenFile") or m.mode is None or not m.mode & 0o004:
+        return []
+    what = "client key" if m.role == "client-key" else "token file"
+    return [
+        _found(
+            "warning",
+            m.where,
+            f"the {what} is readable by every user on the node (mode {m.mode & 0o7777:04o}); "
+            "chmod o-rwx it (kube-apiserver needs only its own user or group)",
+        )
+    ]
+
+
 def judge_material(materials: list[Material], now: datetime | None = None) -> list[TlsFinding]:
     """Every finding on the webhook's CA, client certificate/key and token, errors first."""
     now = now or datetime.now(UTC)
@@ -254,4 +271,6 @@ def judge_material(materials: list[Material], now: datetime | None = None) -> li
     findings += judge_client_pair(by_role.get("client-certificate"), by_role.get("client-key"), now)
     if "tokenFile" in by_role:
         findings += judge_token(by_role["tokenFile"])
+    for m in by_role.values():
+        findings += judge_secret_mode(m)
     return sorted(findings, key=lambda f: f.severity != "error")

@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from kauditcfg.webhook.material import webhook_tls_findings
-from kauditcfg.webhook.tls import Material, TlsFinding, judge_material
+from kauditcfg.webhook.tls import Material, Role, TlsFinding, judge_material
 
 from .helpers import NOW, Pki, make_cert
 
@@ -196,9 +196,9 @@ def test_kubeconfig_files_resolved_relative_to_the_kubeconfig(pki: Pki, tmp_path
     files = {"/etc/kubernetes/audit/tls/ca.crt": make_cert("gone", days_before=9, days_after=-1, ca=True)[0]}
     seen: list[str] = []
 
-    def locate(container_path: str) -> tuple[str | None, bytes | None]:
+    def locate(role: Role, container_path: str) -> Material:
         seen.append(container_path)
-        return container_path, files.get(container_path)
+        return Material(role, container_path, files.get(container_path))
 
     text = _kubeconfig("    tokenFile: token\n", "    certificate-authority: tls/ca.crt\n")
     [finding] = webhook_tls_findings(text, "/etc/kubernetes/audit/hook.yaml", locate, NOW)
@@ -213,7 +213,9 @@ def test_inline_data_is_judged_too(pki: Pki) -> None:
         f"    client-certificate-data: {base64.b64encode(pki.client_cert_pem).decode()}\n"
         f"    client-key-data: {base64.b64encode(other_key).decode()}\n"
     )
-    [finding] = webhook_tls_findings(_kubeconfig(user), "/etc/hook.yaml", lambda p: (p, None), NOW)
+    [finding] = webhook_tls_findings(
+        _kubeconfig(user), "/etc/hook.yaml", lambda role, p: Material(role, p, None), NOW
+    )
     assert finding.message.startswith("/etc/hook.yaml: users[0].user.client-certificate-data: the client")
     assert "do not belong together" in finding.message
 
@@ -221,7 +223,7 @@ def test_inline_data_is_judged_too(pki: Pki) -> None:
 def test_inline_data_that_is_not_base64() -> None:
     cluster = "    certificate-authority-data: '%%% not base64'\n"
     [finding] = webhook_tls_findings(
-        _kubeconfig("    {}\n", cluster), "/etc/h.yaml", lambda p: (p, None), NOW
+        _kubeconfig("    {}\n", cluster), "/etc/h.yaml", lambda role, p: Material(role, p, None), NOW
     )
     assert (
         finding.message == "/etc/h.yaml: clusters[1].cluster.certificate-authority-data: not valid base64; "
@@ -230,7 +232,7 @@ def test_inline_data_that_is_not_base64() -> None:
 
 
 def test_unparsable_kubeconfig_yields_no_tls_finding() -> None:
-    assert webhook_tls_findings("- [unclosed", "/etc/h.yaml", lambda p: (p, None)) == []
+    assert webhook_tls_findings("- [unclosed", "/etc/h.yaml", lambda role, p: Material(role, p, None)) == []
 
 
 def test_expiry_is_measured_from_now(pki: Pki) -> None:
@@ -240,3 +242,17 @@ def test_expiry_is_measured_from_now(pki: Pki) -> None:
         judge_material([Material("client-certificate", CRT, crt), Material("client-key", KEY, key)], later)
     )
     assert "(in 19 days)" in message or "(in 20 days)" in message
+
+
+def test_secret_readable_by_everyone_warns() -> None:
+    crt, key, _, _ = make_cert("kube-apiserver")
+    loose = [
+        Material("client-certificate", CRT, crt, 0o644),
+        Material("client-key", KEY, key, 0o644),
+        Material("tokenFile", TOKEN, b"t", 0o604),
+    ]
+    found = judge_material(loose, NOW)
+    assert [f.where for f in found] == [KEY, TOKEN]
+    assert all(f.severity == "warning" and "readable by every user" in f.message for f in found)
+    tight = [Material(m.role, m.where, m.data, 0o640) for m in loose]
+    assert judge_material(tight, NOW) == []
