@@ -48,13 +48,14 @@ class Material:
 
 @dataclass(frozen=True)
 class TlsFinding:
+    id: str  # webhook-cert-expired, webhook-client-mismatch, ...: stable, for alerting on `check --json`
     severity: Severity
     where: str
     message: str  # one line, starting with `where`
 
 
-def _found(severity: Severity, where: str, text: str) -> TlsFinding:
-    return TlsFinding(severity, where, f"{where}: {text}")
+def _found(id: str, severity: Severity, where: str, text: str) -> TlsFinding:
+    return TlsFinding(id, severity, where, f"{where}: {text}")
 
 
 def inline_material(role: Role, where: str, encoded: str) -> Material | TlsFinding:
@@ -62,7 +63,9 @@ def inline_material(role: Role, where: str, encoded: str) -> Material | TlsFindi
     try:
         return Material(role, where, base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError):
-        return _found("error", where, "not valid base64; kube-apiserver cannot load it")
+        return _found(
+            "webhook-data-invalid", "error", where, "not valid base64; kube-apiserver cannot load it"
+        )
 
 
 def _day(moment: datetime) -> str:
@@ -79,10 +82,14 @@ def _validity(cert: x509.Certificate, where: str, what: str, fails: str, now: da
     who = f"{what} {_subject(cert)}"
     if after <= now:
         return _found(
-            "error", where, f"{who} expired on {_day(after)}; {fails} and every audit batch is lost"
+            "webhook-cert-expired",
+            "error",
+            where,
+            f"{who} expired on {_day(after)}; {fails} and every audit batch is lost",
         )
     if before > now:
         return _found(
+            "webhook-cert-expired",
             "error",
             where,
             f"{who} is not valid before {_day(before)}; {fails} until then: check the node's clock or "
@@ -90,6 +97,7 @@ def _validity(cert: x509.Certificate, where: str, what: str, fails: str, now: da
         )
     if after - now <= EXPIRY_WARNING:
         return _found(
+            "webhook-cert-expiring",
             "warning",
             where,
             f"{who} expires on {_day(after)} (in {(after - now).days} days); renew it before then or the "
@@ -102,6 +110,7 @@ def _certificates(m: Material, what: str) -> list[x509.Certificate] | TlsFinding
     assert m.data is not None
     if b"-----BEGIN CERTIFICATE-----" not in m.data:
         return _found(
+            "webhook-pem-invalid",
             "error",
             m.where,
             f"holds no PEM certificate (no BEGIN CERTIFICATE block); "
@@ -112,6 +121,7 @@ def _certificates(m: Material, what: str) -> list[x509.Certificate] | TlsFinding
     except ValueError as exc:
         reason = str(exc).split(" See https://")[0]
         return _found(
+            "webhook-pem-invalid",
             "error",
             m.where,
             f"a certificate in it does not parse ({reason}); kube-apiserver "
@@ -132,6 +142,7 @@ def judge_ca(m: Material, now: datetime) -> list[TlsFinding]:
             # A bundle still verifies while one of its certificates is in date: the others only warn.
             findings.append(
                 _found(
+                    "webhook-ca-stale",
                     "warning",
                     m.where,
                     f"CA certificate {_subject(cert)} is out of date (valid {_day(cert.not_valid_before_utc)}"
@@ -154,6 +165,7 @@ def _key_spki(m: Material) -> bytes | TlsFinding:
         key = serialization.load_pem_private_key(m.data, password=None)
     except TypeError:
         return _found(
+            "webhook-key-invalid",
             "error",
             m.where,
             "the client key is encrypted; kube-apiserver cannot ask for a "
@@ -162,6 +174,7 @@ def _key_spki(m: Material) -> bytes | TlsFinding:
     except (ValueError, UnsupportedAlgorithm) as exc:
         reason = str(exc).split(" See https://")[0]
         return _found(
+            "webhook-key-invalid",
             "error",
             m.where,
             f"not a PEM private key ({reason}); kube-apiserver exits at start: "
@@ -180,6 +193,7 @@ def judge_client_pair(cert: Material | None, key: Material | None, now: datetime
         missing = "client-key" if key is None else "client-certificate"
         return [
             _found(
+                "webhook-client-incomplete",
                 "error",
                 given.where,
                 f"{given.role} is set without {missing}; kube-apiserver exits at start: give both or neither",
@@ -201,6 +215,7 @@ def judge_client_pair(cert: Material | None, key: Material | None, now: datetime
     if leaf.public_key().public_bytes(DER, SPKI) != private:
         findings.append(
             _found(
+                "webhook-client-mismatch",
                 "error",
                 cert.where,
                 f"the client certificate and the key {key.where} do not "
@@ -220,6 +235,7 @@ def judge_client_pair(cert: Material | None, key: Material | None, now: datetime
     if usage is not None and ExtendedKeyUsageOID.CLIENT_AUTH not in usage:
         findings.append(
             _found(
+                "webhook-client-usage",
                 "warning",
                 cert.where,
                 f"the client certificate {_subject(leaf)} is not issued "
@@ -236,6 +252,7 @@ def judge_token(m: Material) -> list[TlsFinding]:
         return []
     return [
         _found(
+            "webhook-token-empty",
             "error",
             m.where,
             "the token file is empty; every audit batch would be refused "
@@ -251,6 +268,7 @@ def judge_secret_mode(m: Material) -> list[TlsFinding]:
     what = "client key" if m.role == "client-key" else "token file"
     return [
         _found(
+            "webhook-secret-mode",
             "warning",
             m.where,
             f"the {what} is readable by every user on the node (mode {m.mode & 0o7777:04o}); "

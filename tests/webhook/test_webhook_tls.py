@@ -256,3 +256,16 @@ def test_secret_readable_by_everyone_warns() -> None:
     assert all(f.severity == "warning" and "readable by every user" in f.message for f in found)
     tight = [Material(m.role, m.where, m.data, 0o640) for m in loose]
     assert judge_material(tight, NOW) == []
+
+
+def test_each_finding_has_a_stable_id(pki: Pki) -> None:
+    expired = make_cert("ca", days_before=9, days_after=-1, ca=True)[0]
+    crt, key, _, _ = make_cert("kube-apiserver", days_after=3)
+    found = judge(ca=expired, crt=crt, key=key, token=b"")
+    assert [(f.id, f.severity) for f in found] == [
+        ("webhook-cert-expired", "error"),
+        ("webhook-token-empty", "error"),
+        ("webhook-cert-expiring", "warning"),
+    ]
+    mismatch = judge(crt=pki.client_cert_pem, key=make_cert("x")[1])
+    assert [f.id for f in mismatch] == ["webhook-client-mismatch"]
