@@ -434,7 +434,7 @@ def test_check_judges_a_hand_made_kubeconfigs_relative_paths(sandbox: Callable[.
     write(host(root, "/etc/collector/tls/client.key"), make_cert("someone-else")[1])
     code, out, _ = cli("check", "--root", str(root), "--json")
     assert code == 1
-    [finding] = [f for f in json.loads(out)["findings"] if f["id"].startswith("webhook-tls")]
+    [finding] = [f for f in json.loads(out)["findings"] if f["id"] == "webhook-client-mismatch"]
     assert finding["path"] == "/etc/collector/tls/client.crt"
     assert finding["severity"] == "high"
     assert "do not belong together" in finding["message"]
