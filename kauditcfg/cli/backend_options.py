@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from kauditcfg.webhook.backend import WEBHOOK_CONFIG_PATH
+from kauditcfg.config.defaults import WEBHOOK_CONFIG_PATH
 from kauditcfg.webhook.tuning import WEBHOOK_DEFAULTS
 
 WEBHOOK = "Webhook"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kauditcfg.cli.backend_options import backend_options
 from kauditcfg.cli.options import (
     AllowUnbounded,
     DryRun,
@@ -107,6 +108,7 @@ def mutate(root: Path, planner: Planner, dry_run: bool, as_json: bool) -> None:
         print_summary(result)
 
 
+@backend_options
 def enable(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
@@ -128,6 +130,7 @@ def enable(
         bool, typer.Option("--dry-run", help="Print the diff, write nothing, exit 0.")
     ] = False,
     as_json: Json = False,
+    backend: dict[str, Any] | None = None,  # the --webhook-* and --log-mode/-batch/-truncate options
 ) -> None:
     """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
     from kauditcfg.ops.enable import EnablePlanner
@@ -135,6 +138,7 @@ def enable(
     mutate(root, EnablePlanner(enable_options(locals()), manifest), dry_run, as_json)
 
 
+@backend_options
 def diff(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
@@ -153,6 +157,7 @@ def diff(
     fix_ownership: FixOwnership = False,
     allow_unbounded: AllowUnbounded = False,
     as_json: Json = False,
+    backend: dict[str, Any] | None = None,
 ) -> None:
     """Show what enable would change, as a unified diff; exit 0 nothing to do, 1 changes pending."""
     from kauditcfg.ops import transaction
@@ -171,7 +176,8 @@ def disable(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
     purge: Annotated[
-        bool, typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy).")
+        bool,
+        typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy, webhook kubeconfig)."),
     ] = False,
     dry_run: DryRun = False,
     as_json: Json = False,

@@ -14,7 +14,7 @@ from typing import Any
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from kauditcfg.config.audit import AuditConfig, MountSpec
-from kauditcfg.config.defaults import HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME
+from kauditcfg.config.defaults import HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME, WEBHOOK_VOLUME
 from kauditcfg.errors import InvalidInput, PreflightRefused
 from kauditcfg.manifest.editing import PodEditor, is_sorted, norm_path
 from kauditcfg.manifest.pod import ApiServerPod, Json, load_apiserver_pod, parse_flags, path_within
@@ -40,6 +40,13 @@ KUBEADM_VOLUMES = {
     "etc-pki-tls-certs",
 }
 OUR_VOLUMES = {POLICY_VOLUME, LOG_VOLUME}
+
+
+def _ours(name: Any) -> bool:
+    """A volume kauditcfg names: the webhook's certificate directories appear in no flag, only here."""
+    return name in OUR_VOLUMES or str(name).removeprefix("kauditcfg-").startswith(WEBHOOK_VOLUME)
+
+
 AUDIT_PATH_FLAGS = ("audit-policy-file", "audit-log-path", "audit-webhook-config-file")
 
 
@@ -132,7 +139,7 @@ class _Patcher(PodEditor):
         mount_path = norm_path(mount.get("mountPath"))
         if not mount_path or any(path_within(p, mount_path) for p in other_paths):
             return False
-        return mount_path in audit_paths or name in OUR_VOLUMES
+        return mount_path in audit_paths or _ours(name)
 
     def volumes(self) -> None:
         pod, want = self.pod, self.want
@@ -192,6 +199,13 @@ class _Patcher(PodEditor):
                 mount_obj["readOnly"] = True
             new_mounts.append((vol_name, mount_obj))
 
+        # An audit path flag this run leaves as it is (a hand-made webhook) keeps the mount serving it.
+        for flag in AUDIT_PATH_FLAGS if want is not None else ():
+            value = pod.flag(flag)
+            if want is not None and flag not in want.flags and value and value.startswith("/"):
+                cover = self._covering(raw_mounts, norm_path(value))
+                if cover is not None:
+                    needed.add(cover[0])
         remove_mounts = owned - needed
         kept_refs = (
             {
@@ -208,7 +222,7 @@ class _Patcher(PodEditor):
             for i, v in enumerate(raw_volumes)
             if isinstance(v, dict)
             and str(v.get("name")) not in kept_refs
-            and (str(v.get("name")) in removed_refs or (want is None and v.get("name") in OUR_VOLUMES))
+            and (str(v.get("name")) in removed_refs or (want is None and _ours(v.get("name"))))
         }
         # A volume we add must not collide with one being removed under the same name (it replaces it).
         self.removed_volumes = {str(raw_volumes[i].get("name")) for i in remove_volumes} | {
@@ -259,6 +273,8 @@ class _Patcher(PodEditor):
 
     def _conflict(self, spec: MountSpec, mount: Json | None, host: str | None, maps_right: bool) -> str:
         what = "log directory" if not spec.read_only else "policy directory"
+        if spec.name.startswith(WEBHOOK_VOLUME):
+            what = "webhook certificate directory"
         if mount is None:
             return (
                 f"{self.source}: a volumeMount already uses mountPath {spec.path} for another volume; "

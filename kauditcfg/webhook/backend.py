@@ -1,6 +1,6 @@
 """The webhook backend as part of the desired audit configuration: kubeconfig, flags, host files.
 
-Pure: options in, a `WebhookBackend` out. The kubeconfig is rendered from
+Pure: options in, the configuration layer's `WebhookBackend` out. The kubeconfig is rendered from
 templates/webhook-kubeconfig.yaml.j2; the flags are `--audit-webhook-config-file` plus the mode,
 batching and truncation ones (tuning.py). Whether the referenced files exist, are mounted and hold
 usable TLS material is judged against the node later (material.py, tls.py), like every other
@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from kauditcfg.config.audit import WebhookBackend
+from kauditcfg.config.defaults import WEBHOOK_CONFIG_PATH
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.webhook.tuning import Tuning, tuning_flags
 from kauditcfg.webhook.url import check_url
 
-WEBHOOK_CONFIG_PATH = "/etc/kubernetes/audit/webhook-kubeconfig.yaml"
 TEMPLATE = "webhook-kubeconfig.yaml.j2"
 ENTRY_NAME = "audit-webhook"  # the one cluster, user and context in the kubeconfig
-KUBECONFIG_MODE = 0o600  # it names the credentials kube-apiserver presents
 
 
 @dataclass(frozen=True)
@@ -35,20 +35,6 @@ class WebhookOptions:
     token_file: str | None = None
     config_file: str = WEBHOOK_CONFIG_PATH
     tuning: Tuning = field(default_factory=Tuning)
-
-
-@dataclass(frozen=True)
-class WebhookBackend:
-    """What the webhook adds to the node: one file, its flags, and the host files it points at."""
-
-    config_file: str  # host path of the kubeconfig (same path inside the pod)
-    kubeconfig: bytes
-    flags: dict[str, str]  # flag name without "--" -> value, config-file first
-    references: tuple[tuple[str, str], ...]  # (kubeconfig field, host path): CA, client cert/key, token
-
-    def referenced_files(self) -> tuple[str, ...]:
-        """The host files the kubeconfig names (CA, client certificate/key, token), each once."""
-        return tuple(dict.fromkeys(path for _, path in self.references))
 
 
 def _host_path(option: str, value: str) -> str:
@@ -105,7 +91,6 @@ def build_webhook(opts: WebhookOptions, defaults: Mapping[str, str] | None = Non
         )
         raise UsageError(f"{given} needs {missing}: give the client certificate and its key together")
     config_file = _host_path("--webhook-config-file", opts.config_file)
-    references: list[tuple[str, str]] = []
     paths: dict[str, str | None] = {}
     for option, key, value in (
         ("--webhook-ca", "certificate-authority", opts.ca),
@@ -114,10 +99,8 @@ def build_webhook(opts: WebhookOptions, defaults: Mapping[str, str] | None = Non
         ("--webhook-token-file", "tokenFile", opts.token_file),
     ):
         paths[key] = _host_path(option, value) if value is not None else None
-        if paths[key] is not None:
-            if paths[key] == config_file:
-                raise UsageError(f"{option} {value!r}: that is where the kubeconfig itself is written")
-            references.append((key, str(paths[key])))
+        if paths[key] is not None and paths[key] == config_file:
+            raise UsageError(f"{option} {value!r}: that is where the kubeconfig itself is written")
     kubeconfig = render_kubeconfig(
         url,
         paths["certificate-authority"],
@@ -125,9 +108,11 @@ def build_webhook(opts: WebhookOptions, defaults: Mapping[str, str] | None = Non
         paths["client-key"],
         paths["tokenFile"],
     )
-    flags = {"audit-webhook-config-file": config_file}
-    flags.update(tuning_flags("webhook", opts.tuning, defaults))
-    return WebhookBackend(config_file, kubeconfig, flags, tuple(references))
+    tuning = tuning_flags("webhook", opts.tuning, defaults)
+    mode = tuning.pop("audit-webhook-mode", None)
+    options = tuple((name.removeprefix("audit-webhook-"), value) for name, value in tuning.items())
+    files = tuple(dict.fromkeys(p for p in paths.values() if p is not None))
+    return WebhookBackend(config_file, kubeconfig, mode, options, files)
 
 
 def _tuning(given: Mapping[str, Any], backend: str) -> Tuning:

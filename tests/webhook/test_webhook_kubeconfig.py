@@ -10,6 +10,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from ruamel.yaml import YAML
 
+from kauditcfg.config.audit import AuditConfig, LogBackend, MountSpec
 from kauditcfg.errors import UsageError
 from kauditcfg.webhook.backend import WebhookOptions, build_webhook, render_kubeconfig
 from kauditcfg.webhook.tuning import Tuning
@@ -17,6 +18,7 @@ from kauditcfg.webhook.tuning import Tuning
 from .helpers import Pki, Receiver, event_list, write
 
 PKI_DIR = "/etc/kubernetes/pki/audit-webhook"
+LOG = "/var/log/kubernetes/audit/audit.log"
 
 
 def load(data: bytes) -> Any:
@@ -77,26 +79,42 @@ def test_no_credentials_gives_an_empty_user() -> None:
     assert "certificate-authority" not in config["clusters"][0]["cluster"]  # system roots
 
 
-def test_flags_and_referenced_files() -> None:
+def test_flags_files_and_mounts() -> None:
     backend = build_webhook(
         WebhookOptions(
             url="https://c.example",
             ca="/etc/kubernetes/pki/ca.crt",
             client_cert="/etc/collector/tls/client.crt",
             client_key="/etc/collector/tls/client.key",
+            token_file="/etc/kubernetes/audit/tokens/collector",
             config_file="/etc/kubernetes/audit/hook.yaml",
             tuning=Tuning(batch_max_size=100),
         )
     )
-    assert next(iter(backend.flags)) == "audit-webhook-config-file"
-    assert backend.flags["audit-webhook-config-file"] == "/etc/kubernetes/audit/hook.yaml"
-    assert backend.flags["audit-webhook-batch-max-size"] == "100"
-    assert backend.flags["audit-webhook-mode"] == "batch"
-    assert backend.referenced_files() == (
+    flags = backend.flags()
+    assert next(iter(flags)) == "audit-webhook-config-file"
+    assert flags["audit-webhook-config-file"] == "/etc/kubernetes/audit/hook.yaml"
+    assert flags["audit-webhook-batch-max-size"] == "100"
+    assert flags["audit-webhook-mode"] == "batch"
+    assert backend.files == (
         "/etc/kubernetes/pki/ca.crt",
         "/etc/collector/tls/client.crt",
         "/etc/collector/tls/client.key",
+        "/etc/kubernetes/audit/tokens/collector",
     )
+    config = AuditConfig("/etc/kubernetes/audit/policy.yaml", b"p", LogBackend(LOG), backend)
+    assert config.mounts == (
+        MountSpec("audit-policy", "/etc/kubernetes/audit", read_only=True),
+        MountSpec("audit-log", "/var/log/kubernetes/audit", read_only=False),
+        # each directory once; the token's lies inside the policy mount already
+        MountSpec("audit-webhook", "/etc/kubernetes/pki", read_only=True),
+        MountSpec("audit-webhook-1", "/etc/collector/tls", read_only=True),
+    )
+    assert config.flags["audit-webhook-batch-max-size"] == "100"
+    other = AuditConfig(
+        config.policy_path, b"p", config.log, build_webhook(WebhookOptions(url="https://d.example"))
+    )
+    assert other.config_hash != config.config_hash
 
 
 @pytest.mark.parametrize(
@@ -129,8 +147,8 @@ def _node(root: Path, pki: Pki, url: str, ca: bytes, with_client: bool = True) -
             client_key=f"{PKI_DIR}/client.key" if with_client else None,
         )
     )
-    write(root / backend.config_file.lstrip("/"), backend.kubeconfig)
-    return backend.config_file
+    write(root / backend.config_path.lstrip("/"), backend.kubeconfig)
+    return backend.config_path
 
 
 def test_the_kubernetes_client_delivers_an_event_list(
