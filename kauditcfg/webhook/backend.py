@@ -129,7 +129,6 @@ def options_from_params(given: Mapping[str, Any]) -> tuple[WebhookOptions | None
     url = given.get("webhook_url")
     if url is None:
         stray = sorted(k for k, v in given.items() if k.startswith("webhook_") and v is not None)
-        stray = [k for k in stray if k != "webhook_config_file" or given[k] != WEBHOOK_CONFIG_PATH]
         if stray:
             option = "--" + stray[0].replace("_", "-")
             raise UsageError(f"{option} needs --webhook-url (without it there is no webhook backend)")
