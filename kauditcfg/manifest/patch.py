@@ -199,13 +199,7 @@ class _Patcher(PodEditor):
                 mount_obj["readOnly"] = True
             new_mounts.append((vol_name, mount_obj))
 
-        # An audit path flag this run leaves as it is (a hand-made webhook) keeps the mount serving it.
-        for flag in AUDIT_PATH_FLAGS if want is not None else ():
-            value = pod.flag(flag)
-            if want is not None and flag not in want.flags and value and value.startswith("/"):
-                cover = self._covering(raw_mounts, norm_path(value))
-                if cover is not None:
-                    needed.add(cover[0])
+        needed |= self._kept_mounts(raw_mounts)
         remove_mounts = owned - needed
         kept_refs = (
             {
@@ -231,6 +225,29 @@ class _Patcher(PodEditor):
         self.added_volumes = {name for name, _ in new_volumes} | {name for name, _ in new_mounts}
         self.seq_edit((*self.cpath, "volumeMounts"), remove_mounts, new_mounts, raw_mounts)
         self.seq_edit(("spec", "volumes"), remove_volumes, new_volumes, raw_volumes)
+
+    def _kept_mounts(self, raw_mounts: list[Any]) -> set[int]:
+        """Mounts an audit path flag left as it is by this run still needs (a webhook set up by hand,
+        or by an earlier enable, when this one passes no --webhook-url): the mount of its path and,
+        for the webhook, those of its certificate directories, named only in its kubeconfig."""
+        want = self.want
+        if want is None:
+            return set()
+        kept: set[int] = set()
+        for flag in AUDIT_PATH_FLAGS:
+            value = self.pod.flag(flag)
+            if flag in want.flags or not value or not value.startswith("/"):
+                continue
+            cover = self._covering(raw_mounts, norm_path(value))
+            if cover is not None:
+                kept.add(cover[0])
+            if flag == "audit-webhook-config-file":
+                kept |= {
+                    i
+                    for i, m in enumerate(raw_mounts)
+                    if isinstance(m, dict) and _ours(m.get("name")) and m.get("name") not in OUR_VOLUMES
+                }
+        return kept
 
     def _covering(self, raw_mounts: list[Any], path: str) -> tuple[int, Json] | None:
         best: tuple[int, Json] | None = None

@@ -447,3 +447,16 @@ def test_rollback_after_enable_takes_the_kubeconfig_away(node: Path) -> None:
     assert code == 0, err
     assert (node / MANIFEST).read_bytes() == original
     assert not host(node, KUBECONFIG).exists()
+
+
+def test_a_later_enable_without_webhook_options_keeps_ours(sandbox: Callable[..., Path], pki: Pki) -> None:
+    root = sandbox()
+    write(host(root, "/etc/collector/tls/ca.crt"), pki.ca_pem, 0o644)
+    write(host(root, "/etc/collector/tls/client.crt"), pki.client_cert_pem, 0o644)
+    write(host(root, "/etc/collector/tls/client.key"), pki.client_key_pem)
+    assert enable(root, *tls_args("https://collector.example/", "/etc/collector/tls"))[0] == 0
+    code, _, err = enable(root, "--profile", "cis")  # e.g. another profile, webhook untouched
+    assert code == 0, err
+    assert f"--audit-webhook-config-file={KUBECONFIG}" in flags(root)
+    assert mounts(root)["/etc/collector/tls"]["readOnly"] is True
+    assert host(root, KUBECONFIG).is_file()
