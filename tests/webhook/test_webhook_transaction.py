@@ -74,3 +74,21 @@ def test_refusals_leave_the_node_untouched(host: Host) -> None:
     assert err.value.exit_code == 4
     assert any("do not belong together" in p for p in err.value.problems)
     assert tree(host.root) == before
+
+
+def test_a_profiles_webhook_defaults_are_written_and_options_override_them(
+    host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from kauditcfg.profiles import PROFILES
+
+    cks = PROFILES["cks"]
+    tuned = dict(
+        cks.webhook_flags, **{"audit-webhook-batch-max-size": "100", "audit-webhook-batch-max-wait": "5s"}
+    )
+    monkeypatch.setitem(PROFILES, "cks", dataclasses.replace(cks, webhook_flags=tuned))
+    transaction.run(host, EnablePlanner(options(batch_max_wait="10s")), dry_run=False)
+    pod = read_manifest(host, MANIFEST)[0]
+    assert pod.flag("audit-webhook-batch-max-size") == "100"  # the profile's
+    assert pod.flag("audit-webhook-batch-max-wait") == "10s"  # the option's
