@@ -41,6 +41,7 @@ lint: $(VENV)/.dev-installed
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run_explain.py
 	$(BIN)/python bench/run_kubeadm.py
+	$(BIN)/python bench/webhook_walltime.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) build dist *.egg-info

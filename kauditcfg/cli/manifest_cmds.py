@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from kauditcfg.cli.backend_options import backend_options
 from kauditcfg.cli.cluster_opts import Kubeconfig, Node, Timeout, Wait, WaitOptions, after_write
 from kauditcfg.cli.options import (
     AllowUnbounded,
@@ -118,6 +119,7 @@ def mutate(
             say(f"kube-apiserver is ready: {ready.describe()}")
 
 
+@backend_options
 def enable(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
@@ -143,6 +145,7 @@ def enable(
     kubeconfig: Kubeconfig = None,
     node: Node = None,
     as_json: Json = False,
+    backend: dict[str, Any] | None = None,  # the --webhook-* and --log-mode/-batch/-truncate options
 ) -> None:
     """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
     from kauditcfg.ops.enable import EnablePlanner
@@ -151,6 +154,7 @@ def enable(
     mutate(root, planner, dry_run, as_json, WaitOptions.of(wait, timeout, kubeconfig, node))
 
 
+@backend_options
 def diff(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
@@ -169,6 +173,7 @@ def diff(
     fix_ownership: FixOwnership = False,
     allow_unbounded: AllowUnbounded = False,
     as_json: Json = False,
+    backend: dict[str, Any] | None = None,
 ) -> None:
     """Show what enable would change, as a unified diff; exit 0 nothing to do, 1 changes pending."""
     from kauditcfg.ops import transaction
@@ -187,7 +192,8 @@ def disable(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
     purge: Annotated[
-        bool, typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy).")
+        bool,
+        typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy, webhook kubeconfig)."),
     ] = False,
     dry_run: DryRun = False,
     wait: Wait = False,

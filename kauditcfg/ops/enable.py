@@ -15,12 +15,15 @@ from kauditcfg.hostfs import Host
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.manifest.patch import patch_pod
 from kauditcfg.manifest.pod import path_within
-from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, Plan
+from kauditcfg.ops.plan import MANIFEST, POLICY, WEBHOOK_KUBECONFIG, FileChange, Plan
 
 
 def _check_paths(opts: EnableOptions, manifest: str) -> None:
     static_dir = posixpath.dirname(manifest)
-    for option, path in (("--policy-path", opts.policy_path), ("--log-path", opts.log_path)):
+    paths = [("--policy-path", opts.policy_path), ("--log-path", opts.log_path)]
+    if opts.webhook is not None:
+        paths.append(("--webhook-config-file", opts.webhook.config_file))
+    for option, path in paths:
         if path == "-" and option == "--log-path":
             continue
         if not path.startswith("/"):
@@ -59,6 +62,22 @@ class EnablePlanner:
                 before_stat=host.stat(policy),
             )
         )
+        if config.webhook is not None:
+            # 0600: it names the credentials kube-apiserver presents; preflight picks the owner
+            kubeconfig = config.webhook.config_path
+            plan.files.append(
+                FileChange(
+                    kubeconfig,
+                    host.read_bytes(kubeconfig),
+                    config.webhook.kubeconfig,
+                    WEBHOOK_KUBECONFIG,
+                    owned=True,
+                    mode=0o600,
+                    uid=0,
+                    gid=0,
+                    before_stat=host.stat(kubeconfig),
+                )
+            )
         mode, uid, gid = stat
         plan.files.append(FileChange(self.manifest, before, after, MANIFEST, False, mode, uid, gid, stat))
         return plan
