@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -31,6 +32,7 @@ from kauditcfg.cli.options import (
 )
 from kauditcfg.cli.output import emit_json, paint, say, use_colour
 from kauditcfg.config.defaults import DEFAULT_MANIFEST, LOG_PATH, POLICY_PATH
+from kauditcfg.errors import UsageError
 from kauditcfg.hostfs import Host
 
 # The core (ruamel.yaml, jinja2, the policy engine) is imported inside each command, so that
@@ -73,6 +75,8 @@ def print_diffs(plan: Plan) -> None:
 
 def print_summary(result: Result) -> None:
     plan = result.plan
+    for note in result.warnings:
+        say(paint("warning: ", "yellow") + note)
     for change in plan.files:
         if change.changed:
             say(f"{change.action:>9}  {change.path}")
@@ -102,6 +106,8 @@ def mutate(root: Path, planner: Planner, dry_run: bool, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_json())
     elif dry_run:
+        for note in result.warnings:
+            say(paint("warning: ", "yellow") + note)
         print_diffs(result.plan)
     else:
         print_summary(result)
@@ -131,6 +137,9 @@ def enable(
 ) -> None:
     """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
     from kauditcfg.ops.enable import EnablePlanner
+
+    if fix_ownership and not dry_run and os.geteuid() != 0:
+        raise UsageError("--fix-ownership changes owners (chown), which needs root: run kauditcfg as root")
 
     mutate(root, EnablePlanner(enable_options(locals()), manifest), dry_run, as_json)
 
@@ -173,13 +182,16 @@ def disable(
     purge: Annotated[
         bool, typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy).")
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --purge: remove them even when edited by hand since.")
+    ] = False,
     dry_run: DryRun = False,
     as_json: Json = False,
 ) -> None:
     """Remove every audit flag, audit volume and mount, and the kauditcfg annotation."""
     from kauditcfg.ops.disable import DisablePlanner
 
-    mutate(root, DisablePlanner(manifest, purge), dry_run, as_json)
+    mutate(root, DisablePlanner(manifest, purge, force), dry_run, as_json)
 
 
 def rollback(
