@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,6 +34,7 @@ from kauditcfg.cli.options import (
 )
 from kauditcfg.cli.output import emit_json, paint, say, use_colour
 from kauditcfg.config.defaults import DEFAULT_MANIFEST, LOG_PATH, POLICY_PATH
+from kauditcfg.errors import UsageError
 from kauditcfg.hostfs import Host
 
 # The core (ruamel.yaml, jinja2, the policy engine) is imported inside each command, so that
@@ -75,6 +77,8 @@ def print_diffs(plan: Plan) -> None:
 
 def print_summary(result: Result) -> None:
     plan = result.plan
+    for note in result.warnings:
+        say(paint("warning: ", "yellow") + note)
     for change in plan.files:
         if change.changed:
             say(f"{change.action:>9}  {change.path}")
@@ -112,6 +116,8 @@ def mutate(
     if as_json:
         emit_json({**result.to_json(), **({"ready": True} if ready is not None else {})})
     elif dry_run:
+        for note in result.warnings:
+            say(paint("warning: ", "yellow") + note)
         print_diffs(result.plan)
     else:
         print_summary(result)
@@ -150,6 +156,9 @@ def enable(
     """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
     from kauditcfg.ops.enable import EnablePlanner
 
+    if fix_ownership and not dry_run and os.geteuid() != 0:
+        raise UsageError("--fix-ownership changes owners (chown), which needs root: run kauditcfg as root")
+
     planner = EnablePlanner(enable_options(locals()), manifest)
     mutate(root, planner, dry_run, as_json, WaitOptions.of(wait, timeout, kubeconfig, node))
 
@@ -184,6 +193,8 @@ def diff(
     if as_json:
         emit_json(result.to_json())
     else:
+        for note in result.warnings:
+            say(paint("warning: ", "yellow") + note)
         print_diffs(result.plan)
     raise typer.Exit(1 if result.plan.changed else 0)
 
@@ -194,6 +205,9 @@ def disable(
     purge: Annotated[
         bool,
         typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy, webhook kubeconfig)."),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --purge: remove them even when edited by hand since.")
     ] = False,
     dry_run: DryRun = False,
     wait: Wait = False,
@@ -206,7 +220,7 @@ def disable(
     from kauditcfg.ops.disable import DisablePlanner
 
     waiting = WaitOptions.of(wait, timeout, kubeconfig, node)
-    mutate(root, DisablePlanner(manifest, purge), dry_run, as_json, waiting)
+    mutate(root, DisablePlanner(manifest, purge, force), dry_run, as_json, waiting)
 
 
 def rollback(

@@ -15,10 +15,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from kauditcfg import __version__
-from kauditcfg.errors import InvalidInput, KauditError, UsageError
+from kauditcfg.errors import EXIT_IO, InvalidInput, KauditError, UsageError
 
 DEFAULT_KUBECONFIG = "/etc/kubernetes/admin.conf"
-EXIT_CLUSTER = 6  # the cluster could not be read or written: nothing was changed
+EXIT_CLUSTER = EXIT_IO  # the cluster could not be read or written: nothing was changed (as an I/O failure)
 TIMEOUT = 10.0  # seconds for one request: a hung connection must not outlast --timeout
 
 

@@ -11,7 +11,7 @@ from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.config.inputs import read_inputs
 from kauditcfg.config.options import EnableOptions
 from kauditcfg.errors import PreflightRefused, UsageError
-from kauditcfg.hostfs import Host
+from kauditcfg.hostfs import Host, normalize
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.manifest.patch import patch_pod
 from kauditcfg.manifest.pod import path_within
@@ -40,9 +40,17 @@ class EnablePlanner:
     options: EnableOptions
     manifest: str = DEFAULT_MANIFEST
 
-    def plan(self, host: Host) -> Plan:
+    def __post_init__(self) -> None:
         opts = self.options
         _check_paths(opts, self.manifest)
+        self.manifest = normalize(self.manifest, "--manifest")
+        log_path = opts.log_path if opts.log_path == "-" else normalize(opts.log_path, "--log-path")
+        self.options = dataclasses.replace(
+            opts, policy_path=normalize(opts.policy_path, "--policy-path"), log_path=log_path
+        )
+
+    def plan(self, host: Host) -> Plan:
+        opts = self.options
         pod, before, stat = read_manifest(host, self.manifest)
         config = desired_config(opts, pod, read_inputs(opts))
         patched = patch_pod(pod, config)
