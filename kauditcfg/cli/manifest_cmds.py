@@ -30,7 +30,7 @@ from kauditcfg.cli.options import (
     enable_options,
 )
 from kauditcfg.cli.output import emit_json, paint, say, use_colour
-from kauditcfg.config.defaults import DEFAULT_MANIFEST, LOG_PATH, POLICY_PATH
+from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.hostfs import Host
 
 # The core (ruamel.yaml, jinja2, the policy engine) is imported inside each command, so that
@@ -114,8 +114,8 @@ def enable(
     policy_file: PolicyFile = None,
     set_values: SetValues = None,
     values_file: ValuesFile = None,
-    policy_path: PolicyPath = POLICY_PATH,
-    log_path: LogPath = LOG_PATH,
+    policy_path: PolicyPath = None,
+    log_path: LogPath = None,
     log_maxage: MaxAge = None,
     log_maxbackup: MaxBackup = None,
     log_maxsize: MaxSize = None,
@@ -142,8 +142,8 @@ def diff(
     policy_file: PolicyFile = None,
     set_values: SetValues = None,
     values_file: ValuesFile = None,
-    policy_path: PolicyPath = POLICY_PATH,
-    log_path: LogPath = LOG_PATH,
+    policy_path: PolicyPath = None,
+    log_path: LogPath = None,
     log_maxage: MaxAge = None,
     log_maxbackup: MaxBackup = None,
     log_maxsize: MaxSize = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kauditcfg.config.defaults import LOG_PATH, POLICY_PATH
 from kauditcfg.versions import Version
 
 LOG_FORMATS = ("json", "legacy")
@@ -17,8 +16,9 @@ class EnableOptions:
     policy_file: Path | None = None  # the user's own policy, a local path (not under --root)
     set_values: list[str] = field(default_factory=list)
     values_file: Path | None = None
-    policy_path: str = POLICY_PATH
-    log_path: str = LOG_PATH
+    # None: keep the manifest's existing path (kauditcfg.config.adopt), else the default
+    policy_path: str | None = None
+    log_path: str | None = None
     log_maxage: int | None = None
     log_maxbackup: int | None = None
     log_maxsize: int | None = None

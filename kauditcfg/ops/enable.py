@@ -6,22 +6,23 @@ import dataclasses
 import posixpath
 from dataclasses import dataclass
 
-from kauditcfg.config.build import desired_config, target_version
+from kauditcfg.config.build import check_version, desired, target_version
 from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.config.inputs import read_inputs
 from kauditcfg.config.options import EnableOptions
 from kauditcfg.errors import PreflightRefused, UsageError
 from kauditcfg.hostfs import Host
 from kauditcfg.manifest.files import read_manifest
-from kauditcfg.manifest.patch import patch_pod
+from kauditcfg.manifest.patch import patch_with_notes
 from kauditcfg.manifest.pod import path_within
 from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, Plan
 
 
 def _check_paths(opts: EnableOptions, manifest: str) -> None:
+    """Paths given as options, or adopted from the manifest (`opts` is resolved by then)."""
     static_dir = posixpath.dirname(manifest)
     for option, path in (("--policy-path", opts.policy_path), ("--log-path", opts.log_path)):
-        if path == "-" and option == "--log-path":
+        if path is None or (path == "-" and option == "--log-path"):
             continue
         if not path.startswith("/"):
             raise UsageError(f"{option} {path!r}: must be an absolute path on the node")
@@ -38,21 +39,27 @@ class EnablePlanner:
     manifest: str = DEFAULT_MANIFEST
 
     def plan(self, host: Host) -> Plan:
-        opts = self.options
-        _check_paths(opts, self.manifest)
+        _check_paths(self.options, self.manifest)
         pod, before, stat = read_manifest(host, self.manifest)
-        config = desired_config(opts, pod, read_inputs(opts))
-        patched = patch_pod(pod, config)
+        check_version(self.options, pod, self.manifest)
+        config, adoption = desired(self.options, pod, read_inputs(self.options))
+        _check_paths(adoption.options, self.manifest)
+        patched, notes = patch_with_notes(pod, config)
         after = patched.doc.text.encode("utf-8")
-        plan = Plan(command="enable", pod=patched, restart_required=before != after)
-        policy = opts.policy_path
+        plan = Plan(
+            command="enable", pod=patched, restart_required=before != after, warnings=adoption.notes + notes
+        )
+        # Written where kube-apiserver will look: through the mount that covers the flag's path
+        # (kubespray-style mounts may bind another host directory).
+        policy = patched.host_path_of(config.policy_path)[0] or config.policy_path
+        existing = host.read_bytes(policy)
         plan.files.append(
             FileChange(
                 policy,
-                host.read_bytes(policy),
+                existing,
                 config.policy,
                 POLICY,
-                owned=True,
+                owned=existing is None,  # a file the user had stays theirs (disable --purge keeps it)
                 mode=0o600,
                 uid=0,
                 gid=0,

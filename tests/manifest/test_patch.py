@@ -95,13 +95,23 @@ def test_flags_go_to_their_sorted_place_in_a_kubeadm_list() -> None:
     assert names.count("audit-log-path") == 1
 
 
-def test_unsorted_list_gets_new_flags_after_the_last_flag() -> None:
+def test_sorted_run_gets_new_flags_at_their_place_before_appended_flags() -> None:
     text = (FIXTURES / "kops-v1.27.3-args.yaml").read_text()
     pod = load_apiserver_pod(enable_text(text), "x")
     assert pod.flags_key == "args"
-    tail = [f.name for f in pod.flags][-len(FLAGS) :]
-    assert set(tail) == set(FLAGS)
+    names = [f.name for f in pod.flags]
+    # kops' sorted run, then the three flags appended by hand stay last
+    assert names[-3:] == ["profiling", "request-timeout", "goaway-chance"]
+    at = names.index("apiserver-count") + 1
+    assert names[at : at + len(FLAGS)] == sorted(FLAGS)
     assert pod.container["command"] == ["/usr/local/bin/kube-apiserver"]
+
+
+def test_an_unsorted_list_gets_new_flags_after_the_last_flag() -> None:
+    text = (FIXTURES / "hyperkube-v1.12.10.yaml").read_text()
+    pod = load_apiserver_pod(enable_text(text), "x")
+    tail = [f.name for f in pod.flags][-len(FLAGS) :]
+    assert tail == list(FLAGS)
 
 
 def test_two_item_flag_is_rewritten_in_place_as_flag_equals_value() -> None:
