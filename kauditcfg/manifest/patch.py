@@ -57,6 +57,7 @@ class _Patcher(VolumeEditor):
                 seen.add(flag.name)
                 text = f"--{flag.name}={wanted[flag.name]}"
                 if flag.value_index is not None or items[flag.index] != text:
+                    self.editor.guard(seq)
                     self.editor.replace_scalar(seq.value[flag.index], text)
                 if flag.value_index is not None:
                     deleted.add(flag.value_index)

@@ -9,7 +9,7 @@ from kauditcfg.hostfs import Host
 from kauditcfg.ops.backup import write_backup
 from kauditcfg.ops.plan import MANIFEST, FileChange, HostAction, Plan
 from kauditcfg.ops.state import load_state, save_state
-from kauditcfg.ops.writer import atomic_write
+from kauditcfg.ops.writer import atomic_write, link_target
 
 
 def do_action(host: Host, action: HostAction) -> None:
@@ -28,7 +28,7 @@ def write_change(host: Host, change: FileChange) -> None:
         with contextlib.suppress(FileNotFoundError):
             real.unlink()
         return
-    atomic_write(real, change.after, change.mode, change.uid, change.gid)
+    atomic_write(link_target(real, host.root), change.after, change.mode, change.uid, change.gid)
 
 
 def apply_plan(host: Host, plan: Plan) -> str | None:

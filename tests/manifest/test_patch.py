@@ -25,7 +25,9 @@ FLAGS = {
 }
 CONFIG = build_config(FLAGS, b"golden-policy\n")
 # Fixtures that carry audit settings before we start: disable cannot give their bytes back.
-PRECONFIGURED = {"hand-half-audit-v1.27.8.yaml", "hand-audit-full-v1.25.16.yaml"}
+PRECONFIGURED = {"hand-half-audit-v1.27.8.yaml", "hand-audit-full-v1.25.16.yaml"} | {
+    p.name for p in fixture_files() if p.name.startswith("adopt-") and "commented" not in p.name
+}
 
 
 def enable_text(text: str, config: AuditConfig = CONFIG, source: str = "kube-apiserver.yaml") -> str:
