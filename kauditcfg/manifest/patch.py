@@ -118,9 +118,8 @@ def patch_with_notes(pod: ApiServerPod, want: AuditConfig | None) -> tuple[ApiSe
         after = load_apiserver_pod(text, pod.doc.source)
     except InvalidInput as exc:
         # The input parsed; so this is our own edit's fault, whatever the parser says.
-        raise internal_error(
-            pod, f"does not parse ({exc.message.removeprefix(pod.doc.source + ': ')})"
-        ) from None
+        problem = exc.message.removeprefix(pod.doc.source + ": ").split("; fix the syntax")[0]
+        raise internal_error(pod, f"does not parse ({problem})") from None
     verify_patch(pod, after, want, patcher.removed_volumes | patcher.added_volumes)
     return after, patcher.notes
 

@@ -18,18 +18,20 @@ from kauditcfg.manifest.pod import path_within
 from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, Plan
 
 
-def _check_paths(opts: EnableOptions, manifest: str) -> None:
+def _check_paths(opts: EnableOptions, manifest: str, adopted: bool = False) -> None:
     """Paths given as options, or adopted from the manifest (`opts` is resolved by then)."""
     static_dir = posixpath.dirname(manifest)
-    for option, path in (("--policy-path", opts.policy_path), ("--log-path", opts.log_path)):
-        if path is None or (path == "-" and option == "--log-path"):
+    names = ("--audit-policy-file", "--audit-log-path") if adopted else ("--policy-path", "--log-path")
+    for option, path in zip(names, (opts.policy_path, opts.log_path), strict=True):
+        if path is None or path == "-":
             continue
         if not path.startswith("/"):
             raise UsageError(f"{option} {path!r}: must be an absolute path on the node")
         if path_within(path, static_dir):
+            fix = f"pass {'--log-path' if 'log' in option else '--policy-path'}" if adopted else "choose"
             raise PreflightRefused(
-                f"{option} {path}: inside the static pod directory {static_dir}; the kubelet would try to "
-                "run it as a pod: choose a path outside it"
+                f"{option}{'=' if adopted else ' '}{path}: inside the static pod directory {static_dir}; the "
+                f"kubelet would try to run it as a pod: {fix} a path outside it"
             )
 
 
@@ -43,7 +45,7 @@ class EnablePlanner:
         pod, before, stat = read_manifest(host, self.manifest)
         check_version(self.options, pod, self.manifest)
         config, adoption = desired(self.options, pod, read_inputs(self.options))
-        _check_paths(adoption.options, self.manifest)
+        _check_paths(adoption.options, self.manifest, adopted=True)
         patched, notes = patch_with_notes(pod, config)
         after = patched.doc.text.encode("utf-8")
         plan = Plan(
