@@ -46,6 +46,8 @@ class VolumeEditor(PodEditor):
         self.want = want
         self.adopted: set[str] = set()  # the user's mounts reused (kept by disable)
         self.notes: list[str] = []  # what was fixed, for the user
+        # by name, once: a lookup per mount must not scan every volume (5 MB manifests stay linear)
+        self.volume_by_name = {str(v.get("name")): v for v in reversed(pod.volumes)}
 
     def _old_audit_paths(self) -> set[str]:
         paths: set[str] = set()
@@ -69,12 +71,12 @@ class VolumeEditor(PodEditor):
         if name in KUBEADM_VOLUMES or name.startswith("etcd-certs"):
             return False
         mount_path = norm_path(mount.get("mountPath"))
-        if not mount_path or any(path_within(p, mount_path) for p in other_paths):
+        if not mount_path or not (mount_path in audit_paths or name in OUR_VOLUMES):
             return False
-        return mount_path in audit_paths or name in OUR_VOLUMES
+        return not any(path_within(p, mount_path) for p in other_paths)
 
     def _volume_host(self, name: str) -> str | None:
-        host = (self.pod.volume(name) or {}).get("hostPath")
+        host = (self.volume_by_name.get(name) or {}).get("hostPath")
         return norm_path(host.get("path")) if isinstance(host, dict) and host.get("path") else None
 
     def _served(self, raw_mounts: list[Any], path: str, adopted: bool) -> int | None:
