@@ -40,6 +40,7 @@ lint: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run_explain.py
+	$(BIN)/python bench/large_manifest.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) build dist *.egg-info

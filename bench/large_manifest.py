@@ -39,7 +39,9 @@ def grown(size: int) -> str:
         name = f"extra-{unit:07d}"
         flags.append(f"    - --zz-{name}=/srv/{name}/value  # a comment that a hand edit left behind\n")
         mounts.append(f"    - mountPath: /srv/{name}\n      name: {name}\n      readOnly: true\n")
-        volumes.append(f"  - hostPath:\n      path: /srv/{name}\n      type: DirectoryOrCreate\n    name: {name}\n")
+        volumes.append(
+            f"  - hostPath:\n      path: /srv/{name}\n      type: DirectoryOrCreate\n    name: {name}\n"
+        )
         length += len(flags[-1]) + len(mounts[-1]) + len(volumes[-1])
         unit += 1
     text = BASE.replace(
