@@ -58,8 +58,8 @@ def adopt(opts: EnableOptions, pod: ApiServerPod, profile_flags: dict[str, str])
         policy_path = _existing(pod, "audit-policy-file")
         if policy_path is not None and not ours:
             notes.append(
-                f"adopted existing policy path {policy_path}: the profile's policy is written there "
-                "(the old file is in the backup)"
+                f"adopted existing policy path {policy_path}: the policy is written there "
+                "(a file already there is backed up first)"
             )
         policy_path = policy_path or POLICY_PATH
     if log_path is None:
