@@ -220,6 +220,8 @@ class VolumeEditor(PodEditor):
                 continue
             if HASH_ANNOTATION in self.pod.annotations:
                 continue
+            if any(norm_path(m.get("mountPath")) == norm_path(value) for m in self.pod.mounts):
+                continue  # the file itself was mounted: said by _note_removed
             directory = posixpath.dirname(norm_path(value))
             if directory == spec.path:
                 self.notes.append(
