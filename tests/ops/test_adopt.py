@@ -119,7 +119,8 @@ def test_file_mounted_log_is_fixed_to_a_directory_mount(tmp_path: Path) -> None:
     )
     assert [w for w in result["warnings"] if w.startswith("fixed")] == [
         "fixed: volumeMount 'audit-log' mounted the log file /var/log/kubernetes/audit/audit.log itself "
-        "(rotation renames the file, which a file mount forbids); it now mounts the directory /var/log/kubernetes/audit"
+        "(rotation renames the file, which a file mount forbids); it now mounts the directory "
+        "/var/log/kubernetes/audit"
     ]
     mounts = {m["name"]: m["mountPath"] for m in pod.mounts}
     assert mounts["audit-log"] == "/var/log/kubernetes/audit"
