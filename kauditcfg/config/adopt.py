@@ -35,8 +35,8 @@ class Adoption:
     notes: list[str] = field(default_factory=list)
 
 
-def _existing(pod: ApiServerPod, name: str) -> str | None:
-    value = pod.flag(name)
+def _existing(pod: ApiServerPod | None, name: str) -> str | None:
+    value = pod.flag(name) if pod is not None else None
     if value == "-" and name == "audit-log-path":
         return value
     return value if value and value.startswith("/") else None
@@ -49,9 +49,10 @@ def _as_int(value: str | None) -> int | None:
         return None
 
 
-def adopt(opts: EnableOptions, pod: ApiServerPod, profile_flags: dict[str, str]) -> Adoption:
-    """Decide the paths and rotation values `enable` writes, keeping what the manifest has."""
-    ours = HASH_ANNOTATION in pod.annotations  # a setup kauditcfg made: nothing to announce
+def adopt(opts: EnableOptions, pod: ApiServerPod | None, profile_flags: dict[str, str]) -> Adoption:
+    """Decide the paths and rotation values `enable` writes, keeping what the manifest has (no
+    manifest, None: the options, else the defaults)."""
+    ours = pod is None or HASH_ANNOTATION in pod.annotations  # a setup kauditcfg made: nothing to announce
     notes: list[str] = []
     policy_path, log_path = opts.policy_path, opts.log_path
     if policy_path is None:
@@ -81,7 +82,7 @@ def adopt(opts: EnableOptions, pod: ApiServerPod, profile_flags: dict[str, str])
                 rotation[name] = str(explicit)  # an explicit option sets exactly what it says
                 continue
             minimum = profile_flags[f"audit-log-{name}"]
-            raw = pod.flag(f"audit-log-{name}")
+            raw = pod.flag(f"audit-log-{name}") if pod is not None else None
             current = _as_int(raw)
             if raw is not None and current is not None and current >= int(minimum):
                 rotation[name] = str(raw).strip()

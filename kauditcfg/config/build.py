@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from kauditcfg.config.adopt import Adoption, adopt
-from kauditcfg.config.audit import LOG_FLAGS, AuditConfig, LogBackend
+from kauditcfg.config.audit import LOG_FLAGS, AuditConfig, LogBackend, WebhookBackend
 from kauditcfg.config.defaults import LOG_PATH, POLICY_PATH, cis_rotation_flags
 from kauditcfg.config.inputs import Inputs
 from kauditcfg.config.options import LOG_FORMATS, EnableOptions
 from kauditcfg.errors import InvalidInput, PreflightRefused, UsageError
 from kauditcfg.manifest.pod import ApiServerPod
 from kauditcfg.versions import NEWEST, OLDEST, Version, format_version
+from kauditcfg.webhook.backend import build_webhook
+from kauditcfg.webhook.tuning import tuning_flags
 from kauditcfg.yamltext import parse_documents
 
 
@@ -42,6 +44,8 @@ def _log_backend(opts: EnableOptions, rotation: dict[str, str]) -> LogBackend:
         value = given.get(name)
         if value is not None and (log_path != "-" or name in ("format", "compress")):
             options.append((name, value))
+    tuning = tuning_flags("log", opts.log_tuning)
+    options.extend((name.removeprefix("audit-log-"), value) for name, value in tuning.items())
     return LogBackend(log_path, tuple(options))
 
 
@@ -65,11 +69,12 @@ def check_version(opts: EnableOptions, pod: ApiServerPod, manifest: str) -> Vers
     )
 
 
-def desired(opts: EnableOptions, pod: ApiServerPod, inputs: Inputs) -> tuple[AuditConfig, Adoption]:
-    """The AuditConfig `enable` wants on this node, and what it adopted from the manifest."""
+def _build(
+    opts: EnableOptions, version: Version, inputs: Inputs, pod: ApiServerPod | None
+) -> tuple[AuditConfig, Adoption]:
     from kauditcfg.profiles import get_profile, parse_set_values, render_policy
 
-    version = target_version(opts, pod)
+    webhook_flags: dict[str, str] | None = None  # kube-apiserver's defaults, written out
     if inputs.policy is not None:
         policy = _own_policy(opts, inputs.policy)
         profile_flags = cis_rotation_flags()
@@ -78,12 +83,27 @@ def desired(opts: EnableOptions, pod: ApiServerPod, inputs: Inputs) -> tuple[Aud
         values = parse_set_values(opts.set_values, inputs.values)
         policy = render_policy(profile, values, version).encode()
         profile_flags = {**cis_rotation_flags(), **profile.flags}
+        webhook_flags = profile.webhook_flags
     adoption = adopt(opts, pod, profile_flags)
     chosen = adoption.options
-    config = AuditConfig(chosen.policy_path or POLICY_PATH, policy, _log_backend(chosen, adoption.rotation))
-    return config, adoption
+    webhook: WebhookBackend | None = None
+    if opts.webhook is not None:
+        webhook = build_webhook(opts.webhook, webhook_flags)
+    log = _log_backend(chosen, adoption.rotation)
+    return AuditConfig(chosen.policy_path or POLICY_PATH, policy, log, webhook), adoption
+
+
+def desired(opts: EnableOptions, pod: ApiServerPod, inputs: Inputs) -> tuple[AuditConfig, Adoption]:
+    """The AuditConfig `enable` wants on this node, and what it adopted from the manifest."""
+    return _build(opts, target_version(opts, pod), inputs, pod)
 
 
 def desired_config(opts: EnableOptions, pod: ApiServerPod, inputs: Inputs) -> AuditConfig:
     """The AuditConfig `enable` wants on this node (the profile is looked up once, here)."""
     return desired(opts, pod, inputs)[0]
+
+
+def config_for_version(opts: EnableOptions, version: Version, inputs: Inputs) -> AuditConfig:
+    """The same, for a Kubernetes version known without a manifest (kubeadm configs and patches):
+    unset paths take the defaults, rotation the profile's values."""
+    return _build(opts, version, inputs, None)[0]

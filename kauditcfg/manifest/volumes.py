@@ -13,7 +13,13 @@ import posixpath
 from typing import Any
 
 from kauditcfg.config.audit import AuditConfig, MountSpec
-from kauditcfg.config.defaults import ADOPTED_ANNOTATION, HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME
+from kauditcfg.config.defaults import (
+    ADOPTED_ANNOTATION,
+    HASH_ANNOTATION,
+    LOG_VOLUME,
+    POLICY_VOLUME,
+    WEBHOOK_VOLUME,
+)
 from kauditcfg.errors import PreflightRefused
 from kauditcfg.manifest.editing import PodEditor, norm_path
 from kauditcfg.manifest.pod import ApiServerPod, Json, path_within
@@ -31,6 +37,13 @@ KUBEADM_VOLUMES = {
     "etc-pki-tls-certs",
 }
 OUR_VOLUMES = {POLICY_VOLUME, LOG_VOLUME}
+
+
+def _ours(name: Any) -> bool:
+    """A volume kauditcfg names: the webhook's certificate directories appear in no flag, only here."""
+    return name in OUR_VOLUMES or str(name).removeprefix("kauditcfg-").startswith(WEBHOOK_VOLUME)
+
+
 AUDIT_PATH_FLAGS = ("audit-policy-file", "audit-log-path", "audit-webhook-config-file")
 READ_FLAGS = ("audit-policy-file", "audit-webhook-config-file")
 
@@ -71,7 +84,7 @@ class VolumeEditor(PodEditor):
         if name in KUBEADM_VOLUMES or name.startswith("etcd-certs"):
             return False
         mount_path = norm_path(mount.get("mountPath"))
-        if not mount_path or not (mount_path in audit_paths or name in OUR_VOLUMES):
+        if not mount_path or not (mount_path in audit_paths or _ours(name)):
             return False
         return not any(path_within(p, mount_path) for p in other_paths)
 
@@ -179,6 +192,7 @@ class VolumeEditor(PodEditor):
             new_mounts.append((vol_name, mount_obj))
             self._note_added(spec, vol_name)
 
+        needed |= self._kept_mounts(raw_mounts)
         remove_mounts = owned - needed
         if want is not None:
             self._note_removed(raw_mounts, remove_mounts)
@@ -202,13 +216,36 @@ class VolumeEditor(PodEditor):
             for i, v in enumerate(raw_volumes)
             if isinstance(v, dict)
             and str(v.get("name")) not in kept_refs
-            and (str(v.get("name")) in removed_refs or (want is None and v.get("name") in OUR_VOLUMES))
+            and (str(v.get("name")) in removed_refs or (want is None and _ours(v.get("name"))))
         }
         # A volume we add must not collide with one being removed under the same name (it replaces it).
         self.removed_volumes = {str(raw_volumes[i].get("name")) for i in remove_volumes} | removed_refs
         self.added_volumes = {name for name, _ in new_volumes} | {name for name, _ in new_mounts}
         self.seq_edit((*self.cpath, "volumeMounts"), remove_mounts, new_mounts, raw_mounts)
         self.seq_edit(("spec", "volumes"), remove_volumes, new_volumes, raw_volumes)
+
+    def _kept_mounts(self, raw_mounts: list[Any]) -> set[int]:
+        """Mounts an audit path flag left as it is by this run still needs (a webhook set up by hand,
+        or by an earlier enable, when this one passes no --webhook-url): the mount of its path and,
+        for the webhook, those of its certificate directories, named only in its kubeconfig."""
+        want = self.want
+        if want is None:
+            return set()
+        kept: set[int] = set()
+        for flag in AUDIT_PATH_FLAGS:
+            value = self.pod.flag(flag)
+            if flag in want.flags or not value or not value.startswith("/"):
+                continue
+            cover = self._covering(raw_mounts, norm_path(value))
+            if cover is not None:
+                kept.add(cover[0])
+            if flag == "audit-webhook-config-file":
+                kept |= {
+                    i
+                    for i, m in enumerate(raw_mounts)
+                    if isinstance(m, dict) and _ours(m.get("name")) and m.get("name") not in OUR_VOLUMES
+                }
+        return kept
 
     def _note_added(self, spec: MountSpec, name: str) -> None:
         """Adding a mount for a path the manifest already set is a fix worth saying."""
@@ -284,6 +321,8 @@ class VolumeEditor(PodEditor):
 
     def _conflict(self, spec: MountSpec, mount: Json | None, host: str | None, read_only: bool) -> str:
         what = "log directory" if not spec.read_only else "policy directory"
+        if spec.name.startswith(WEBHOOK_VOLUME):
+            what = "webhook certificate directory"
         if mount is None:
             return (
                 f"{self.source}: a volumeMount already uses mountPath {spec.path} for another volume; "

@@ -11,18 +11,21 @@ from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.config.inputs import read_inputs
 from kauditcfg.config.options import EnableOptions
 from kauditcfg.errors import PreflightRefused, UsageError
-from kauditcfg.hostfs import Host
+from kauditcfg.hostfs import Host, normalize
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.manifest.patch import patch_with_notes
 from kauditcfg.manifest.pod import path_within
-from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, Plan
+from kauditcfg.ops.plan import MANIFEST, POLICY, WEBHOOK_KUBECONFIG, FileChange, Plan
 
 
 def _check_paths(opts: EnableOptions, manifest: str, adopted: bool = False) -> None:
     """Paths given as options, or adopted from the manifest (`opts` is resolved by then)."""
     static_dir = posixpath.dirname(manifest)
     names = ("--audit-policy-file", "--audit-log-path") if adopted else ("--policy-path", "--log-path")
-    for option, path in zip(names, (opts.policy_path, opts.log_path), strict=True):
+    paths = list(zip(names, (opts.policy_path, opts.log_path), strict=True))
+    if opts.webhook is not None and not adopted:
+        paths.append(("--webhook-config-file", opts.webhook.config_file))
+    for option, path in paths:
         if path is None or path == "-":
             continue
         if not path.startswith("/"):
@@ -40,8 +43,15 @@ class EnablePlanner:
     options: EnableOptions
     manifest: str = DEFAULT_MANIFEST
 
+    def __post_init__(self) -> None:
+        opts = self.options
+        _check_paths(opts, self.manifest)
+        self.manifest = normalize(self.manifest, "--manifest")
+        log_path = opts.log_path if opts.log_path in (None, "-") else normalize(opts.log_path, "--log-path")
+        policy_path = None if opts.policy_path is None else normalize(opts.policy_path, "--policy-path")
+        self.options = dataclasses.replace(opts, policy_path=policy_path, log_path=log_path)
+
     def plan(self, host: Host) -> Plan:
-        _check_paths(self.options, self.manifest)
         pod, before, stat = read_manifest(host, self.manifest)
         check_version(self.options, pod, self.manifest)
         config, adoption = desired(self.options, pod, read_inputs(self.options))
@@ -68,6 +78,22 @@ class EnablePlanner:
                 before_stat=host.stat(policy),
             )
         )
+        if config.webhook is not None:
+            # 0600: it names the credentials kube-apiserver presents; preflight picks the owner
+            kubeconfig = config.webhook.config_path
+            plan.files.append(
+                FileChange(
+                    kubeconfig,
+                    host.read_bytes(kubeconfig),
+                    config.webhook.kubeconfig,
+                    WEBHOOK_KUBECONFIG,
+                    owned=True,
+                    mode=0o600,
+                    uid=0,
+                    gid=0,
+                    before_stat=host.stat(kubeconfig),
+                )
+            )
         mode, uid, gid = stat
         plan.files.append(FileChange(self.manifest, before, after, MANIFEST, False, mode, uid, gid, stat))
         return plan
