@@ -13,13 +13,13 @@ from __future__ import annotations
 import posixpath
 
 from kauditcfg.config.defaults import BACKUP_DIR, STATE_DIR, STATE_FILE
-from kauditcfg.hostfs import Host
+from kauditcfg.hostfs import Host, link_target
 from kauditcfg.ops.backup import backup_copy, make_dirs, new_stamp, read_backup, remove_backup, write_backup
 from kauditcfg.ops.fs import FS
 from kauditcfg.ops.journal import COMMITTED, JOURNAL_FILE, UNDO_DIR, Journal
 from kauditcfg.ops.plan import MANIFEST, FileChange, HostAction, Plan
 from kauditcfg.ops.state import digest, load_state
-from kauditcfg.ops.writer import atomic_write, link_target, temp_name
+from kauditcfg.ops.writer import atomic_write, temp_name
 
 
 def missing_dirs(host: Host, paths: list[str]) -> list[str]:

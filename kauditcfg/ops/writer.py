@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from kauditcfg.errors import ManifestChanged
 from kauditcfg.ops.fs import FS
-
-
-def link_target(path: Path, root: Path = Path("/")) -> Path:
-    """The file a symlinked manifest points at (configuration management often keeps the manifest as
-    a link into a checkout): written in place of the link, a rename would replace the link with a
-    regular file and leave the real file unpatched. Absolute targets resolve under `root`."""
-    for _ in range(40):  # the kernel's own limit on nested links (MAXSYMLINKS)
-        if not path.is_symlink():
-            return path
-        target = os.readlink(path)
-        if os.path.isabs(target):
-            inside = str(root) != "/" and not target.startswith(str(root).rstrip("/") + "/")
-            path = root / target.lstrip("/") if inside else Path(target)
-        else:
-            path = Path(os.path.normpath(path.parent / target))
-    raise OSError(f"{path}: too many levels of symbolic links")
 
 
 def temp_name(path: Path) -> Path:

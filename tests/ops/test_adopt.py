@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -378,3 +379,24 @@ def test_symlinked_manifest_target_is_written_and_the_link_kept(tmp_path: Path) 
     assert sorted(p.name for p in target.parent.iterdir()) == ["kube-apiserver.yaml"]
     assert cli("rollback", "--root", str(root))[0] == 0
     assert link.is_symlink() and target.read_bytes() == original
+
+
+@pytest.mark.parametrize("escape", ["relative", "device"])
+def test_symlinked_manifest_leading_out_of_the_root_is_refused(tmp_path: Path, escape: str) -> None:
+    """A link out of the sandbox (or onto a device) is never followed by a write: renaming over
+    /dev/null or a file outside --root would damage the machine running the tests or the build."""
+    root = node(tmp_path, FIXTURES / "kubeadm-v1.30.4.yaml")
+    link = manifest(root)
+    outside = tmp_path / "outside.yaml"
+    outside.write_bytes(link.read_bytes())
+    link.unlink()
+    link.symlink_to(os.path.relpath(outside, link.parent) if escape == "relative" else "/dev/null")
+    before_outside = outside.read_bytes()
+    before = tree_snapshot(root)
+    code, out, err = cli("enable", "--root", str(root))
+    assert code == 3, err
+    if escape == "relative":
+        assert "kube-apiserver.yaml: symbolic link leads outside --root" in err
+    assert tree_snapshot(root) == before
+    assert outside.read_bytes() == before_outside
+    assert Path("/dev/null").is_char_device()
