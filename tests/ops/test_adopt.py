@@ -393,7 +393,7 @@ def test_symlinked_manifest_leading_out_of_the_root_is_refused(tmp_path: Path, e
     link.symlink_to(os.path.relpath(outside, link.parent) if escape == "relative" else "/dev/null")
     before_outside = outside.read_bytes()
     before = tree_snapshot(root)
-    code, out, err = cli("enable", "--root", str(root))
+    code, _, err = cli("enable", "--root", str(root))
     assert code == 3, err
     if escape == "relative":
         assert "kube-apiserver.yaml: symbolic link leads outside --root" in err
