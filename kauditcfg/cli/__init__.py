@@ -7,6 +7,7 @@ and maps each type to its exit code. The kubernetes client is never imported her
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
@@ -34,6 +35,27 @@ def json_shape(argv: list[str]) -> dict[str, Any]:
 class _App(TyperGroup):
     """The one error handler: every KauditError becomes its message(s) and its exit code."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """click's usage errors in the one `kauditcfg: error: ...` line too (no rich box), exit 2."""
+        standalone = kwargs.pop("standalone_mode", True)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except Exception as exc:
+            # click's exceptions (vendored by recent typer), matched by name to serve both.
+            names = {c.__name__ for c in type(exc).__mro__}
+            if not standalone or not names & {"ClickException", "Abort"}:
+                raise
+            if "Abort" in names:
+                say("kauditcfg: aborted")
+                sys.exit(1)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "kauditcfg"
+            say(f"kauditcfg: error: {exc.format_message()} (see {where} --help)")  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+        if not standalone:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def invoke(self, ctx: Any) -> Any:
         argv = [*getattr(ctx, "_protected_args", []), *ctx.args]
         as_json = "--json" in argv
@@ -58,7 +80,7 @@ app = typer.Typer(
     cls=_App,
     help="Turn Kubernetes API-server audit logging on, correctly and safely, on kubeadm control-plane nodes.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kauditcfg.cli.check import context_args
 from kauditcfg.cli.options import (
+    SAFETY_PANEL,
     AllowUnbounded,
+    Colour,
     DryRun,
     FixOwnership,
     Json,
@@ -28,14 +33,17 @@ from kauditcfg.cli.options import (
     SetValues,
     ValuesFile,
     enable_options,
+    examples,
+    host_manifest,
 )
-from kauditcfg.cli.output import emit_json, paint, say, use_colour
+from kauditcfg.cli.output import echo, emit_json, paint, say, use_colour, warn
 from kauditcfg.config.defaults import DEFAULT_MANIFEST, LOG_PATH, POLICY_PATH
 from kauditcfg.hostfs import Host
 
 # The core (ruamel.yaml, jinja2, the policy engine) is imported inside each command, so that
 # `kauditcfg --help` and the commands that do not need it start fast.
 if TYPE_CHECKING:
+    from kauditcfg.manifest.pod import ApiServerPod
     from kauditcfg.ops.plan import Plan
     from kauditcfg.ops.transaction import Planner, Result
 
@@ -64,37 +72,74 @@ def print_diffs(plan: Plan) -> None:
     for change in plan.files:
         if change.changed:
             sys.stdout.write(_colour_diff(unified_diff(change)))
+    sys.stdout.flush()
     for action in plan.actions:
         say(f"would {action.describe()}")
     for warning in plan.warnings:
-        say(paint("warning: ", "yellow") + warning)
-    sys.stdout.flush()
+        warn(warning)
 
 
-def print_summary(result: Result) -> None:
+def in_force(pod: ApiServerPod | None, source: str) -> str | None:
+    """One line: the audit settings the manifest now holds (read back from it, adopted ones too)."""
+    if pod is None:
+        return None
+    flags = pod.audit_flags()
+    policy, log = flags.get("audit-policy-file"), flags.get("audit-log-path")
+    if not policy:
+        return None
+    parts = [f"in force: {source}", f"policy {policy}"]
+    if log == "-":
+        parts.append("log to stdout")
+    elif log:
+        retention = [
+            f"{flags[name]} {unit}"
+            for name, unit in (("audit-log-maxage", "days"), ("audit-log-maxbackup", "files"),
+                               ("audit-log-maxsize", "MB"))
+            if flags.get(name)
+        ]  # fmt: skip
+        parts.append(f"log {log}" + (f" ({', '.join(retention)})" if retention else ""))
+    webhook = flags.get("audit-webhook-config-file")
+    if webhook:
+        parts.append(f"webhook {webhook} ({flags.get('audit-webhook-mode') or 'batch'})")
+    return "; ".join(parts)
+
+
+def print_summary(result: Result, root: Path, manifest: str, source: str | None = None) -> None:
+    """What changed, on stdout (as `kubectl apply` prints `configured`); notes and hints on stderr."""
     plan = result.plan
     for change in plan.files:
         if change.changed:
-            say(f"{change.action:>9}  {change.path}")
+            echo(f"{change.action:>9}  {change.path}")
     for action in plan.actions:
-        say(f"     done  {action.describe()}")
-    for warning in plan.warnings:
-        say(paint("warning: ", "yellow") + warning)
+        echo(f"     done  {action.describe()}")
     if not plan.changed:
-        say("nothing to change")
+        echo("nothing to change")
+    if source is not None:
+        line = in_force(plan.pod, source)
+        if line:
+            echo(line)
+    for warning in plan.warnings:
+        warn(warning)
+    if not plan.changed:
         return
     if result.backup:
-        say(f"backup of the replaced files: {result.backup} (undo with: kauditcfg rollback)")
+        local = Host(root).path(result.backup)
+        again = shlex.join(["kauditcfg", "rollback", *context_args(root, manifest)])
+        say(f"backup of the replaced files: {local} (undo with: {again})")
     if plan.restored_from:
-        say(f"restored from {plan.restored_from}")
-    if plan.restart_required:
+        say(f"restored from {Host(root).path(plan.restored_from)}")
+    if plan.restart_required and Path(root).resolve() == Path("/"):
         say(
             "the kubelet will restart kube-apiserver now; check it with: "
             "kubectl -n kube-system get pod -l component=kube-apiserver"
         )
+    elif plan.restart_required:
+        say(f"the manifest under {root} changed; on a node, the kubelet restarts kube-apiserver when it does")
 
 
-def mutate(root: Path, planner: Planner, dry_run: bool, as_json: bool) -> None:
+def mutate(
+    root: Path, manifest: str, planner: Planner, dry_run: bool, as_json: bool, source: str | None = None
+) -> None:
     """The common run of enable/disable/rollback: the transaction, then its report."""
     from kauditcfg.ops import transaction
 
@@ -104,7 +149,11 @@ def mutate(root: Path, planner: Planner, dry_run: bool, as_json: bool) -> None:
     elif dry_run:
         print_diffs(result.plan)
     else:
-        print_summary(result)
+        print_summary(result, root, manifest, source)
+
+
+def _source(policy_file: Path | None, profile: str) -> str:
+    return f"your policy {policy_file}" if policy_file is not None else f"profile {profile}"
 
 
 def enable(
@@ -114,6 +163,7 @@ def enable(
     policy_file: PolicyFile = None,
     set_values: SetValues = None,
     values_file: ValuesFile = None,
+    kubernetes_version: K8sVersion = None,
     policy_path: PolicyPath = POLICY_PATH,
     log_path: LogPath = LOG_PATH,
     log_maxage: MaxAge = None,
@@ -121,18 +171,22 @@ def enable(
     log_maxsize: MaxSize = None,
     log_format: LogFormat = None,
     log_compress: LogCompress = None,
-    kubernetes_version: K8sVersion = None,
     fix_ownership: FixOwnership = False,
     allow_unbounded: AllowUnbounded = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the diff, write nothing, exit 0.")
-    ] = False,
+    dry_run: DryRun = False,
     as_json: Json = False,
+    color: Colour = "auto",
 ) -> None:
-    """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
+    """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept).
+
+    Prints what changed and the settings now in force on stdout; the backup and the way back on
+    stderr. Exit 3: invalid manifest or policy, 4: refused by preflight; nothing is written then.
+    """
     from kauditcfg.ops.enable import EnablePlanner
 
-    mutate(root, EnablePlanner(enable_options(locals()), manifest), dry_run, as_json)
+    path = host_manifest(root, manifest)
+    planner = EnablePlanner(enable_options(locals()), path)
+    mutate(root, path, planner, dry_run, as_json, _source(policy_file, profile))
 
 
 def diff(
@@ -142,6 +196,7 @@ def diff(
     policy_file: PolicyFile = None,
     set_values: SetValues = None,
     values_file: ValuesFile = None,
+    kubernetes_version: K8sVersion = None,
     policy_path: PolicyPath = POLICY_PATH,
     log_path: LogPath = LOG_PATH,
     log_maxage: MaxAge = None,
@@ -149,16 +204,19 @@ def diff(
     log_maxsize: MaxSize = None,
     log_format: LogFormat = None,
     log_compress: LogCompress = None,
-    kubernetes_version: K8sVersion = None,
     fix_ownership: FixOwnership = False,
     allow_unbounded: AllowUnbounded = False,
     as_json: Json = False,
+    color: Colour = "auto",
 ) -> None:
-    """Show what enable would change, as a unified diff; exit 0 nothing to do, 1 changes pending."""
+    """Show what enable would change, as a unified diff of every file; write nothing.
+
+    Exit 0: nothing to change, 1: changes pending (as kubectl diff), so CI can gate on drift.
+    """
     from kauditcfg.ops import transaction
     from kauditcfg.ops.enable import EnablePlanner
 
-    planner = EnablePlanner(enable_options(locals()), manifest)
+    planner = EnablePlanner(enable_options(locals()), host_manifest(root, manifest))
     result = transaction.run(Host(root), planner, dry_run=True)
     if as_json:
         emit_json(result.to_json())
@@ -171,15 +229,20 @@ def disable(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
     purge: Annotated[
-        bool, typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy).")
+        bool,
+        typer.Option(
+            "--purge", rich_help_panel=SAFETY_PANEL, help="Also remove the files kauditcfg wrote."
+        ),
     ] = False,
     dry_run: DryRun = False,
     as_json: Json = False,
+    color: Colour = "auto",
 ) -> None:
     """Remove every audit flag, audit volume and mount, and the kauditcfg annotation."""
     from kauditcfg.ops.disable import DisablePlanner
 
-    mutate(root, DisablePlanner(manifest, purge), dry_run, as_json)
+    path = host_manifest(root, manifest)
+    mutate(root, path, DisablePlanner(path, purge), dry_run, as_json)
 
 
 def rollback(
@@ -187,13 +250,31 @@ def rollback(
     manifest: Manifest = DEFAULT_MANIFEST,
     dry_run: DryRun = False,
     as_json: Json = False,
+    color: Colour = "auto",
 ) -> None:
     """Restore the files replaced by the most recent enable/disable from its backup."""
     from kauditcfg.ops.rollback import RollbackPlanner
 
-    mutate(root, RollbackPlanner(manifest), dry_run, as_json)
+    path = host_manifest(root, manifest)
+    mutate(root, path, RollbackPlanner(path), dry_run, as_json)
+
+
+EXAMPLES: dict[Callable[..., None], tuple[str, ...]] = {
+    enable: (
+        "kauditcfg enable --profile cks",
+        "kauditcfg enable --profile cis --set silence_namespaces=monitoring --log-maxage 90",
+        "kauditcfg enable --policy-file my-policy.yaml --dry-run",
+    ),
+    diff: (
+        "kauditcfg diff --profile cks",
+        "kauditcfg diff --root . --manifest etc/kubernetes/manifests/kube-apiserver.yaml",
+        "kauditcfg diff --profile cis --json | jq .changed",
+    ),
+    disable: ("kauditcfg disable --dry-run", "kauditcfg disable --purge"),
+    rollback: ("kauditcfg rollback --dry-run", "kauditcfg rollback --root ./node --json"),
+}
 
 
 def register(app: typer.Typer) -> None:
-    for command in (enable, diff, disable, rollback):
-        app.command()(command)
+    for command, lines in EXAMPLES.items():
+        app.command(epilog=examples(*lines))(command)

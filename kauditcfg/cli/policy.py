@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from kauditcfg.cli.options import fail_on_value
 from kauditcfg.cli.output import emit_json, paint, say
+from kauditcfg.config.findings import DEFAULT_FAIL_ON
 from kauditcfg.errors import InvalidInput, Reported, UsageError
 
 # The engine is imported inside each command: the other commands (and --help) start without it.
@@ -89,17 +91,16 @@ def lint_cmd(
     kubernetes_version: str | None = typer.Option(None, "--kubernetes-version", help=VERSION_HELP),
     as_json: bool = typer.Option(False, "--json", help='Print {"findings": [...]}.'),
     fail_on: str = typer.Option(
-        "high", "--fail-on", help="Exit 1 on findings at or above: high, medium, low."
+        DEFAULT_FAIL_ON, "--fail-on", help="Exit 1 on findings at or above: high, medium, low (any case)."
     ),
 ) -> None:
     """What the policy leaks, hides or wastes; exit 1 on findings at or above --fail-on."""
 
     def action() -> None:
-        from kauditcfg.config.findings import LINT_KEYS, SEVERITY_RANK
+        from kauditcfg.config.findings import LINT_KEYS
         from kauditcfg.policy.lint import lint_policy_text
 
-        if fail_on not in SEVERITY_RANK:
-            raise UsageError(f"--fail-on {fail_on!r}: choose high, medium or low")
+        threshold = fail_on_value(fail_on)
         findings = lint_policy_text(_read(file), file, _version(kubernetes_version))
         if as_json:
             emit_json({"findings": [f.to_json(LINT_KEYS) for f in findings]})
@@ -110,7 +111,7 @@ def lint_cmd(
                 label = paint(f.severity.upper().ljust(6), colours[f.severity])
                 say(f"{label} {where:<10} {f.id}: {f.message}")
             say(f"{file}: {len(findings)} finding(s)")
-        if any(f.at_or_above(fail_on) for f in findings):
+        if any(f.at_or_above(threshold) for f in findings):
             raise typer.Exit(1)
 
     action()
@@ -162,8 +163,9 @@ def render_cmd(
     def action() -> None:
         from kauditcfg.profiles import get_profile, parse_set_values, render_policy
 
-        params = parse_set_values(list(set_), _read(values) if values else None)
-        sys.stdout.write(render_policy(get_profile(profile), params, _version(kubernetes_version)))
+        chosen = get_profile(profile)
+        params = parse_set_values(list(set_), _read(values) if values else None, chosen)
+        sys.stdout.write(render_policy(chosen, params, _version(kubernetes_version)))
 
     action()
 

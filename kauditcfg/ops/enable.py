@@ -10,11 +10,12 @@ from kauditcfg.config.build import desired_config, target_version
 from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.config.inputs import read_inputs
 from kauditcfg.config.options import EnableOptions
-from kauditcfg.errors import PreflightRefused, UsageError
+from kauditcfg.errors import InvalidInput, PreflightRefused, UsageError
 from kauditcfg.hostfs import Host
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.manifest.patch import patch_pod
 from kauditcfg.manifest.pod import path_within
+from kauditcfg.manifest.schema import refuse_fatal
 from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, Plan
 
 
@@ -41,6 +42,9 @@ class EnablePlanner:
         opts = self.options
         _check_paths(opts, self.manifest)
         pod, before, stat = read_manifest(host, self.manifest)
+        fatal = refuse_fatal(pod, self.manifest)
+        if fatal:
+            raise InvalidInput(fatal)
         config = desired_config(opts, pod, read_inputs(opts))
         patched = patch_pod(pod, config)
         after = patched.doc.text.encode("utf-8")
