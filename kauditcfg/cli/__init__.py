@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from kauditcfg import __version__
 from kauditcfg.cli import check, manifest_cmds, policy, profiles
+from kauditcfg.cli.options import examples
 from kauditcfg.cli.output import emit_json, empty_result, report_error, say
 from kauditcfg.errors import EXIT_USAGE, KauditError
 
@@ -32,14 +33,33 @@ def json_shape(argv: list[str]) -> dict[str, Any]:
     return {}
 
 
+def _flags_without_metavar(command: Any) -> None:
+    """Flags take no value, so help shows none (typer would print `<bool>`), --help included."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    original = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = original(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in getattr(command, "commands", {}).values():
+        _flags_without_metavar(sub)
+
+
 class _App(TyperGroup):
     """The one error handler: every KauditError becomes its message(s) and its exit code."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """click's usage errors in the one `kauditcfg: error: ...` line too (no rich box), exit 2."""
+        _flags_without_metavar(self)
         standalone = kwargs.pop("standalone_mode", True)
         try:
-            rv = super().main(*args, standalone_mode=False, **kwargs)
+            rv = super().main(*args, **{**kwargs, "standalone_mode": False})
         except Exception as exc:
             # click's exceptions (vendored by recent typer), matched by name to serve both.
             names = {c.__name__ for c in type(exc).__mro__}
@@ -80,7 +100,10 @@ app = typer.Typer(
     cls=_App,
     help="Turn Kubernetes API-server audit logging on, correctly and safely, on kubeadm control-plane nodes.",
     no_args_is_help=True,
-    add_completion=True,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
+    epilog=examples(
+        "kauditcfg diff --profile cks", "kauditcfg enable --profile cks", "kauditcfg check --fail-on high"
+    ),
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

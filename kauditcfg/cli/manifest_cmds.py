@@ -179,8 +179,9 @@ def enable(
 ) -> None:
     """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept).
 
-    Prints what changed and the settings now in force on stdout; the backup and the way back on
-    stderr. Exit 3: invalid manifest or policy, 4: refused by preflight; nothing is written then.
+    Prints what changed and the settings now in force; the backup and the way back go to stderr.
+
+    Exit 3: invalid manifest or policy; 4: refused by preflight. Nothing is written then.
     """
     from kauditcfg.ops.enable import EnablePlanner
 
@@ -211,7 +212,7 @@ def diff(
 ) -> None:
     """Show what enable would change, as a unified diff of every file; write nothing.
 
-    Exit 0: nothing to change, 1: changes pending (as kubectl diff), so CI can gate on drift.
+    Exit 0: nothing to change; 1: changes pending (as kubectl diff), so CI can gate on drift.
     """
     from kauditcfg.ops import transaction
     from kauditcfg.ops.enable import EnablePlanner
@@ -262,12 +263,12 @@ def rollback(
 EXAMPLES: dict[Callable[..., None], tuple[str, ...]] = {
     enable: (
         "kauditcfg enable --profile cks",
-        "kauditcfg enable --profile cis --set silence_namespaces=monitoring --log-maxage 90",
+        "kauditcfg enable --profile cks --set silence_namespaces=monitoring",
         "kauditcfg enable --policy-file my-policy.yaml --dry-run",
     ),
     diff: (
         "kauditcfg diff --profile cks",
-        "kauditcfg diff --root . --manifest etc/kubernetes/manifests/kube-apiserver.yaml",
+        "kauditcfg diff --root ./repo --profile cis",
         "kauditcfg diff --profile cis --json | jq .changed",
     ),
     disable: ("kauditcfg disable --dry-run", "kauditcfg disable --purge"),

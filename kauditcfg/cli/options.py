@@ -48,7 +48,7 @@ Root = Annotated[
         callback=_root_exists,
         show_default=False,
         help="Resolve every host path under DIR; the paths written into the manifest stay real host "
-        "paths. [default: /]",
+        "paths. \\[default: /]",
     ),
 ]
 Manifest = Annotated[
@@ -60,7 +60,7 @@ Manifest = Annotated[
         show_default=False,
         help="The kube-apiserver static pod manifest: a host path, or a relative path taken from the "
         "current directory (it must then lie under --root). "
-        "[default: /etc/kubernetes/manifests/kube-apiserver.yaml]",
+        "\\[default: /etc/kubernetes/manifests/kube-apiserver.yaml]",
     ),
 ]
 Json = Annotated[
@@ -77,7 +77,7 @@ Colour = Annotated[
         rich_help_panel=OUTPUT_PANEL,
         callback=_colour,
         show_default=False,
-        help="auto (on a terminal, unless NO_COLOR is set), always or never. [default: auto]",
+        help="auto (on a terminal, unless NO_COLOR is set), always or never. \\[default: auto]",
     ),
 ]
 DryRun = Annotated[
@@ -129,7 +129,7 @@ PolicyPath = Annotated[
         metavar="PATH",
         rich_help_panel=PATHS_PANEL,
         show_default=False,
-        help="Where the policy is written on the node. [default: /etc/kubernetes/audit/policy.yaml]",
+        help="Where the policy is written on the node. \\[default: /etc/kubernetes/audit/policy.yaml]",
     ),
 ]
 LogPath = Annotated[
@@ -137,10 +137,10 @@ LogPath = Annotated[
     typer.Option(
         "--log-path",
         metavar="PATH",
-        rich_help_panel=LOG_PANEL,
+        rich_help_panel=PATHS_PANEL,
         show_default=False,
         help="The audit log file on the node ('-' for stdout). "
-        "[default: /var/log/kubernetes/audit/audit.log]",
+        "\\[default: /var/log/kubernetes/audit/audit.log]",
     ),
 ]
 MaxAge = Annotated[
@@ -149,7 +149,7 @@ MaxAge = Annotated[
         "--log-maxage",
         metavar="DAYS",
         rich_help_panel=LOG_PANEL,
-        help="Days to keep rotated log files. [default: 30]",
+        help="Days to keep rotated log files. \\[default: 30]",
     ),
 ]
 MaxBackup = Annotated[
@@ -158,7 +158,7 @@ MaxBackup = Annotated[
         "--log-maxbackup",
         metavar="N",
         rich_help_panel=LOG_PANEL,
-        help="Rotated log files to keep. [default: 10]",
+        help="Rotated log files to keep. \\[default: 10]",
     ),
 ]
 MaxSize = Annotated[
@@ -167,7 +167,7 @@ MaxSize = Annotated[
         "--log-maxsize",
         metavar="MB",
         rich_help_panel=LOG_PANEL,
-        help="Size at which a log file is rotated. [default: 100]",
+        help="Size at which a log file is rotated. \\[default: 100]",
     ),
 ]
 LogFormat = Annotated[
@@ -226,7 +226,7 @@ FailOn = Annotated[
         "--fail-on",
         metavar="SEVERITY",
         rich_help_panel=OUTPUT_PANEL,
-        help="Exit 1 on findings at or above it: high, medium or low (any case). [default: medium]",
+        help="Exit 1 on findings at or above it: high, medium or low (any case). \\[default: medium]",
         show_default=False,
     ),
 ]
