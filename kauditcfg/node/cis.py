@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from kauditcfg.config.defaults import CIS_ROTATION
-from kauditcfg.config.findings import Finding, Severity
+from kauditcfg.config.findings import SEVERITIES, Finding, Severity
 from kauditcfg.manifest.pod import ApiServerPod
 
 KUBESCAPE_C0161 = "C-0161"
@@ -132,7 +132,9 @@ def cis_checks(
         if failures
         else "secrets, configmaps, tokenreviews at Metadata; pods, deployments, exec, portforward, "
         "proxy logged",
-        "medium",
+        # kubescape reads rule names literally: a policy whose catch-all logs pods at Metadata
+        # fails it without losing an event. Real leaks are lint's high findings.
+        "low",
         "Name secrets, configmaps and tokenreviews in a rule at level Metadata, and pods, deployments, "
         "pods/exec, pods/portforward, pods/proxy, services/proxy in rules that log them "
         "(the cis profile does both)",
@@ -148,7 +150,7 @@ def cis_findings(cis: dict[str, dict[str, str]], existing: list[Finding], manife
         if control["result"] != "fail" or key in covered:
             continue
         id_ = f"kubescape-{key}" if key == KUBESCAPE_C0161 else f"cis-{key}"
-        severity: Severity = "high" if control["severity"] == "high" else "medium"
+        severity: Severity = next(s for s in SEVERITIES if s == control["severity"])
         out.append(Finding(id_, severity, f"{key} {control['title']}: {control['detail']}", manifest))
     return out
 
