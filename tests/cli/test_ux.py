@@ -119,7 +119,7 @@ def test_enable_with_own_policy_names_it_in_force(sandbox, tmp_path: Path) -> No
 def test_json_is_one_object_on_stdout(sandbox) -> None:  # type: ignore[no-untyped-def]
     root = sandbox()
     for args in (["enable"], ["check"], ["rollback"]):
-        code, out, _ = cli(*args, "--root", str(root), "--json")
+        out = cli(*args, "--root", str(root), "--json")[1]
         assert isinstance(json.loads(out), dict), args
     assert isinstance(json.loads(cli("profiles", "list", "--json")[1]), list)
 
@@ -188,7 +188,7 @@ def test_enable_refuses_a_pod_that_cannot_start(sandbox) -> None:  # type: ignor
 
 def test_unknown_pod_field_is_medium_with_its_line(sandbox) -> None:  # type: ignore[no-untyped-def]
     root = sandbox(INVALID / "mount-typo-v1.30.4.yaml")
-    code, out, _ = cli("check", "--root", str(root), "--json")
+    out = cli("check", "--root", str(root), "--json")[1]
     typo = [f for f in json.loads(out)["findings"] if f["id"] == "pod-unknown-field"]
     assert typo == [
         {
@@ -213,8 +213,10 @@ def test_hint_for_a_hand_made_setup_keeps_its_policy_and_log(tmp_path: Path, san
     assert cli("enable", *args, "--log-path", "/var/log/apiserver/audit.log", "--log-maxage", "7")[0] == 0
     hint = hint_of(cli("check", "--root", str(root))[1])
     local = root / "etc/kubernetes/pol.yaml"
-    expected = (f"--root {root} --policy-file {local} --policy-path /etc/kubernetes/pol.yaml "
-                "--log-path /var/log/apiserver/audit.log --log-maxage 30 --log-maxbackup 10 --log-maxsize 100")  # fmt: skip
+    expected = (
+        f"--root {root} --policy-file {local} --policy-path /etc/kubernetes/pol.yaml "
+        "--log-path /var/log/apiserver/audit.log --log-maxage 30 --log-maxbackup 10 --log-maxsize 100"
+    )
     assert f"kauditcfg diff {expected} shows every change" in hint
     assert "config-hash annotation" in hint
     # following the hint changes only the rotation flag: the policy and the log path stay
@@ -246,8 +248,9 @@ def test_enable_help_has_panels_and_metavars() -> None:
     out = cli("enable", "--help")[1]
     for panel in ("Paths", "Policy", "Log backend", "Safety", "Output"):
         assert re.search(rf"╭─ {panel} ─", out), panel
-    for option, metavar in (("--set", "KEY=VALUE"), ("--log-maxage", "DAYS"), ("--log-maxsize", "MB"),
-                            ("--kubernetes-version", "X.Y"), ("--policy-file", "FILE"), ("--manifest", "PATH")):  # fmt: skip
+    metavars = {"--set": "KEY=VALUE", "--log-maxage": "DAYS", "--log-maxsize": "MB",
+                "--kubernetes-version": "X.Y", "--policy-file": "FILE", "--manifest": "PATH"}  # fmt: skip
+    for option, metavar in metavars.items():
         assert re.search(rf"{re.escape(option)}\s+{re.escape(metavar)}\s", out), option
     assert re.search(r"│ --dry-run\s{3,}Print the diff", out)  # a flag shows no metavar
     assert "/etc/kubernetes/manifests/kube-apiserver.yaml]" in out  # the default, whole
@@ -276,8 +279,9 @@ def test_nonexistent_root_is_named(tmp_path: Path) -> None:
     for command in ("check", "enable", "diff", "disable", "rollback"):
         code, out, err = cli(command, "--root", str(tmp_path / "nowhere"))
         assert (code, out) == (2, ""), command
-        assert err == f"kauditcfg: error: --root {tmp_path / 'nowhere'}: no such directory; give the directory " \
-                      "that holds the node's files\n"  # fmt: skip
+        nowhere = tmp_path / "nowhere"
+        assert err == f"kauditcfg: error: --root {nowhere}: no such directory; give the directory that " \
+                      "holds the node's files\n"  # fmt: skip
 
 
 def test_usage_errors_have_the_one_prefix_and_no_box() -> None:
@@ -311,5 +315,5 @@ def test_relative_manifest_is_taken_from_the_current_directory_everywhere(sandbo
     for command in ("diff", "check", "enable", "disable", "rollback"):
         code, _, err = cli(command, "--root", str(root), "--manifest", "kube-apiserver.yaml")
         assert code == 2, command
-        assert err.startswith("kauditcfg: error: --manifest kube-apiserver.yaml: a relative path is taken from "
-                              "the current directory and must lie under --root")  # fmt: skip
+        assert err.startswith("kauditcfg: error: --manifest kube-apiserver.yaml: a relative path is taken "
+                              "from the current directory and must lie under --root")  # fmt: skip

@@ -334,7 +334,8 @@ def test_cis_needs_the_equals_form(tmp_path: Path) -> None:
 def test_cis_c0161_reported_when_the_engine_is_installed(tmp_path: Path) -> None:
     pytest.importorskip("kauditcfg.policy.compliance", reason="the policy engine (issue 3) is not installed")
     n = healthy_node(tmp_path)
-    n.write(POLICY, b"apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n")
+    n.write(POLICY, b"apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\n"
+            b"rules:\n- level: Metadata\n")
     report = check(n)
     assert report.cis["C-0161"]["result"] == "fail"  # a catch-all names no resource
     assert [(f.id, f.severity) for f in report.findings] == [("kubescape-C-0161", "low")]
