@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import typer
 
 from kauditcfg.cli.check import context_args
 from kauditcfg.cli.options import (
+    OUTPUT_PANEL,
     SAFETY_PANEL,
     AllowUnbounded,
     Colour,
@@ -207,6 +209,14 @@ def diff(
     log_compress: LogCompress = None,
     fix_ownership: FixOwnership = False,
     allow_unbounded: AllowUnbounded = False,
+    content_only: Annotated[
+        bool,
+        typer.Option(
+            "--content-only",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Compare file contents only (modes, owners, directories ignored): for a tree kept in Git.",
+        ),
+    ] = False,
     as_json: Json = False,
     color: Colour = "auto",
 ) -> None:
@@ -219,11 +229,17 @@ def diff(
 
     planner = EnablePlanner(enable_options(locals()), host_manifest(root, manifest))
     result = transaction.run(Host(root), planner, dry_run=True)
+    plan = result.plan
+    if content_only:
+        # Git keeps neither owners, modes beyond +x, nor empty directories: judge the bytes only.
+        plan = dataclasses.replace(
+            plan, files=[f for f in plan.files if f.before != f.after], actions=[]
+        )
     if as_json:
-        emit_json(result.to_json())
+        emit_json(result.to_json() if not content_only else dataclasses.replace(result, plan=plan).to_json())
     else:
-        print_diffs(result.plan)
-    raise typer.Exit(1 if result.plan.changed else 0)
+        print_diffs(plan)
+    raise typer.Exit(1 if plan.changed else 0)
 
 
 def disable(
