@@ -18,7 +18,8 @@ import pytest
 from tests.helpers import FIXTURES, REPO
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
-GOOD_POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n"
+GOOD_POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n" \
+              "- level: Metadata\n"  # fmt: skip
 # Secret bodies at RequestResponse: lint's high finding.
 BAD_POLICY = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n" \
              "- level: RequestResponse\n"  # fmt: skip
@@ -63,7 +64,7 @@ def try_repo(home: Path, repo: Path, hook: str, *files: str) -> subprocess.Compl
     return pre_commit(home, repo, "try-repo", str(REPO), hook, "--verbose", "--color", "never", *selection)
 
 
-def test_policy_lint_hook_passes_the_good_file_and_fails_the_bad(pre_commit_home: Path, tmp_path: Path) -> None:
+def test_policy_lint_hook_passes_the_good_file_and_fails_the_bad(pre_commit_home: Path, tmp_path: Path) -> None:  # noqa: E501
     repo = new_repo(tmp_path / "policies", {
         "audit/good-policy.yaml": GOOD_POLICY,
         "audit/bad-policy.yaml": BAD_POLICY,
