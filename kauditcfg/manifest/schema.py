@@ -7,14 +7,18 @@ Two checks with two costs:
   Plain dict walking, no import: `enable` pays nothing for it.
 - `unknown_fields`: keys the Pod schema does not have (`readOlny`). The kubelet decodes static
   pods leniently and drops them silently, so a typo such as `readOlny: true` leaves a mount
-  writable. The schema is the official kubernetes client's models (already a dependency;
-  imported lazily, about a second, so only `check` uses it). Its models carry the newest API's
-  fields, a superset of older versions', so no field of an older manifest is called unknown.
+  writable. The schema is the official kubernetes client's models, precomputed into
+  data/pod_schema.json by tools/gen_pod_schema.py: importing the client takes 1-3 s on a busy
+  node, reading the table a few ms. The newest API's fields are a superset of older versions',
+  so no field of an older manifest is called unknown.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
@@ -94,10 +98,16 @@ def fatal_problems(data: Any) -> list[PodProblem]:
     return out
 
 
-def _model(type_name: str) -> Any:
-    from kubernetes.client import models
+@functools.cache
+def _models() -> dict[str, dict[str, str]]:
+    text = resources.files("kauditcfg").joinpath("data/pod_schema.json").read_text(encoding="utf-8")
+    models: dict[str, dict[str, str]] = json.loads(text)["models"]
+    return models
 
-    return getattr(models, type_name, None)
+
+def _fields(type_name: str) -> dict[str, str] | None:
+    """{jsonKey: type} of a model, None for a primitive (str, int, object, ...)."""
+    return _models().get(type_name)
 
 
 def _walk(value: Any, type_name: str, path: FieldPath, out: list[PodProblem]) -> None:
@@ -110,10 +120,9 @@ def _walk(value: Any, type_name: str, path: FieldPath, out: list[PodProblem]) ->
         for key, item in value.items():
             _walk(item, inner, (*path, str(key)), out)
         return
-    cls = _model(type_name)
-    if cls is None or not isinstance(value, dict):
+    fields = _fields(type_name)
+    if fields is None or not isinstance(value, dict):
         return  # a primitive, or a shape the kubelet would refuse anyway
-    fields = {json_key: cls.openapi_types[attr] for attr, json_key in cls.attribute_map.items()}
     for key, item in value.items():
         if key in fields:
             _walk(item, fields[key], (*path, key), out)
@@ -176,15 +185,14 @@ def _suggest(path: FieldPath) -> str:
 
     parent_type = "V1Pod"
     for part in path[:-1]:
-        cls = _model(parent_type)
-        if isinstance(part, int) or cls is None:
+        fields = _fields(parent_type)
+        if isinstance(part, int) or fields is None:
             continue
-        fields = {json_key: cls.openapi_types[attr] for attr, json_key in cls.attribute_map.items()}
         parent_type = fields.get(str(part), "")
-        if parent_type.startswith("List["):
-            parent_type = parent_type[5:-1]
-    cls = _model(parent_type)
-    if cls is None:
+        if parent_type.startswith(("List[", "Dict[")):
+            parent_type = parent_type[5:-1].split(",")[-1].strip()
+    known = _fields(parent_type)
+    if known is None:
         return ""
-    match = difflib.get_close_matches(str(path[-1]), list(cls.attribute_map.values()), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(str(path[-1]), list(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]}?" if match else "; remove it"

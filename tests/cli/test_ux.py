@@ -317,3 +317,16 @@ def test_relative_manifest_is_taken_from_the_current_directory_everywhere(sandbo
         assert code == 2, command
         assert err.startswith("kauditcfg: error: --manifest kube-apiserver.yaml: a relative path is taken "
                               "from the current directory and must lie under --root")  # fmt: skip
+
+
+def test_pod_schema_table_is_the_kubernetes_clients() -> None:
+    """data/pod_schema.json is what tools/gen_pod_schema.py derives from the installed client."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_pod_schema", REPO / "tools" / "gen_pod_schema.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shipped = json.loads((REPO / "kauditcfg" / "data" / "pod_schema.json").read_text())
+    assert shipped["models"] == module.pod_schema()["models"], "run tools/gen_pod_schema.py"
+    assert shipped["models"]["V1VolumeMount"]["readOnly"] == "bool"
