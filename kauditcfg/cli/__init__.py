@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from kauditcfg import __version__
 from kauditcfg.cli import check, manifest_cmds, policy, profiles
 from kauditcfg.cli.options import examples
-from kauditcfg.cli.output import emit_json, empty_result, report_error, say
+from kauditcfg.cli.output import emit_json, empty_result, report_error, say, set_colour
 from kauditcfg.errors import EXIT_USAGE, KauditError
 
 _USAGE_ERRORS = {"UsageError", "NoSuchOption", "BadParameter", "MissingParameter", "BadOptionUsage",
@@ -57,6 +57,7 @@ class _App(TyperGroup):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """click's usage errors in the one `kauditcfg: error: ...` line too (no rich box), exit 2."""
         _flags_without_metavar(self)
+        set_colour("auto")  # each run starts from the default, whatever a previous one chose
         standalone = kwargs.pop("standalone_mode", True)
         try:
             rv = super().main(*args, **{**kwargs, "standalone_mode": False})

@@ -43,7 +43,10 @@ def _rotation_hint(report: CheckReport, root: Path) -> str | None:
     if not policy or not log or log == "-" or not any(report.cis.get(r.cis, {}).get("result") == "fail"
                                                        for r in CIS_ROTATION):  # fmt: skip
         return None
-    args = [*context_args(root, report.manifest), "--policy-file", str(Host(root).path(policy))]
+    local = Host(root).path(policy)
+    if not local.is_file():
+        return None  # no policy to keep: the findings above say what to do first
+    args = [*context_args(root, report.manifest), "--policy-file", str(local)]
     args += ["--policy-path", policy, "--log-path", log]
     for rule in CIS_ROTATION:
         value = flags.get(rule.flag) or ""
