@@ -156,8 +156,13 @@ def _flow_yaml(text: str, what: str) -> Any:
         raise InvalidInput(f"{what}: not valid YAML: {exc}") from None
 
 
-def parse_set_values(pairs: list[str], values_file_text: str | None) -> dict[str, Any]:
+def parse_set_values(
+    pairs: list[str], values_file_text: str | None, profile: Profile | None = None
+) -> dict[str, Any]:
     """Helm-like values: the --values file (a YAML mapping), then each --set key=value over it.
+
+    With `profile`, a --set key it does not have is a usage error (exit 2, like a malformed
+    pair) naming the nearest known key.
 
     A --set value stays a string unless written as a YAML flow list or mapping (`[a, b]`); the
     profile coerces strings to its parameter types ("a,b" to a list, "false" to a boolean).
@@ -172,10 +177,21 @@ def parse_set_values(pairs: list[str], values_file_text: str | None) -> dict[str
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--set {pair!r}: expected key=value")
+            raise UsageError(f"--set {pair!r}: expected KEY=VALUE")
+        if profile is not None and key not in profile.parameters:
+            raise UsageError(_unknown_parameter(profile, key, "--set "))
         stripped = raw.strip()
         values[key] = _flow_yaml(stripped, f"--set {key}") if stripped[:1] in ("[", "{") else raw
     return values
+
+
+def _unknown_parameter(profile: Profile, key: str, option: str = "") -> str:
+    import difflib
+
+    near = difflib.get_close_matches(key, list(profile.parameters), n=1, cutoff=0.5)
+    hint = f"did you mean {near[0]}? " if near else ""
+    known = ", ".join(sorted(profile.parameters))
+    return f"{option}{key}: profile {profile.name} has no parameter {key!r}; {hint}known: {known}"
 
 
 def _as_list(key: str, value: Any) -> list[Any]:
@@ -219,8 +235,7 @@ def coerce_values(profile: Profile, values: dict[str, Any] | None) -> dict[str, 
     params = dict(profile.parameters)
     for key, value in (values or {}).items():
         if key not in params:
-            known = ", ".join(sorted(params))
-            raise InvalidInput(f"profile {profile.name}: unknown parameter {key!r}; known: {known}")
+            raise InvalidInput(_unknown_parameter(profile, key))
         default = profile.parameters[key]
         if isinstance(default, bool):
             params[key] = _as_bool(key, value)

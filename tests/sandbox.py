@@ -46,6 +46,12 @@ rules:
   - group: "authentication.k8s.io"
     resources: ["tokenreviews"]
 - level: Metadata
+  resources:
+  - group: ""
+    resources: ["pods", "pods/exec", "pods/portforward", "pods/proxy", "services/proxy"]
+  - group: "apps"
+    resources: ["deployments"]
+- level: Metadata
 """
 
 V1BETA1_POLICY = GOOD_POLICY.replace(b"audit.k8s.io/v1", b"audit.k8s.io/v1beta1")

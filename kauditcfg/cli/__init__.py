@@ -8,6 +8,7 @@ and maps each type to its exit code. The kubernetes client is never imported her
 from __future__ import annotations
 
 import signal
+import sys
 from typing import Any
 
 import typer
@@ -15,7 +16,8 @@ from typer.core import TyperGroup
 
 from kauditcfg import __version__
 from kauditcfg.cli import check, kubeadm, manifest_cmds, policy, profiles, verify
-from kauditcfg.cli.output import emit_json, empty_result, report_error, say
+from kauditcfg.cli.options import examples
+from kauditcfg.cli.output import emit_json, empty_result, report_error, say, set_colour
 from kauditcfg.errors import EXIT_IO, EXIT_USAGE, Interrupted, IOFailure, KauditError
 
 _USAGE_ERRORS = {"UsageError", "NoSuchOption", "BadParameter", "MissingParameter", "BadOptionUsage",
@@ -34,8 +36,49 @@ def json_shape(argv: list[str]) -> dict[str, Any]:
     return {}
 
 
+def _flags_without_metavar(command: Any) -> None:
+    """Flags take no value, so help shows none (typer would print `<bool>`), --help included."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    original = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = original(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = get_help_option
+    for sub in getattr(command, "commands", {}).values():
+        _flags_without_metavar(sub)
+
+
 class _App(TyperGroup):
     """The one error handler: every KauditError becomes its message(s) and its exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """click's usage errors in the one `kauditcfg: error: ...` line too (no rich box), exit 2."""
+        _flags_without_metavar(self)
+        set_colour("auto")  # each run starts from the default, whatever a previous one chose
+        standalone = kwargs.pop("standalone_mode", True)
+        try:
+            rv = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except Exception as exc:
+            # click's exceptions (vendored by recent typer), matched by name to serve both.
+            names = {c.__name__ for c in type(exc).__mro__}
+            if not standalone or not names & {"ClickException", "Abort"}:
+                raise
+            if "Abort" in names:
+                say("kauditcfg: interrupted; nothing was changed")
+                sys.exit(128 + signal.SIGINT)
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "kauditcfg"
+            say(f"kauditcfg: error: {exc.format_message()} (see {where} --help)")  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", EXIT_USAGE))
+        if not standalone:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
         argv = [*getattr(ctx, "_protected_args", []), *ctx.args]
@@ -70,7 +113,10 @@ app = typer.Typer(
     cls=_App,
     help="Turn Kubernetes API-server audit logging on, correctly and safely, on kubeadm control-plane nodes.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
+    epilog=examples(
+        "kauditcfg diff --profile cks", "kauditcfg enable --profile cks", "kauditcfg check --fail-on high"
+    ),
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

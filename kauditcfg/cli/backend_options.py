@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import posixpath
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from kauditcfg.config.defaults import WEBHOOK_CONFIG_PATH
+from kauditcfg.errors import UsageError
 from kauditcfg.webhook.tuning import WEBHOOK_DEFAULTS
 
 WEBHOOK = "Webhook"
@@ -24,19 +26,33 @@ MODES = "batch, blocking or blocking-strict"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _opt(panel: str, flag: str, help_text: str, kind: Any = str, metavar: str | None = None) -> Any:
+def _opt(
+    panel: str, flag: str, help_text: str, kind: Any = str, metavar: str | None = None, hidden: bool = False
+) -> Any:
     return Annotated[
         kind | None,
-        typer.Option(flag, help=help_text, rich_help_panel=panel, metavar=metavar, show_default=False),
+        typer.Option(
+            flag, help=help_text, rich_help_panel=panel, metavar=metavar, show_default=False, hidden=hidden
+        ),
     ]
 
 
-def _switch(panel: str, flag: str, help_text: str) -> Any:
-    name = flag.removeprefix("--")
+def _switch(panel: str, flag: str, help_text: str, hidden: bool = False) -> Any:
+    """`--flag=true|false`, as kube-apiserver spells it: no `--no-` twin widening the help table."""
     return Annotated[
-        bool | None,
-        typer.Option(f"--{name}/--no-{name}", help=help_text, rich_help_panel=panel, show_default=False),
+        str | None,
+        typer.Option(
+            flag,
+            help=help_text,
+            rich_help_panel=panel,
+            show_default=False,
+            metavar="BOOL",
+            hidden=hidden,
+        ),
     ]
+
+
+SWITCHES: set[str] = set()
 
 
 def _tuning(panel: str, backend: str, defaults: dict[str, str]) -> list[tuple[str, Any]]:
@@ -61,12 +77,27 @@ def _tuning(panel: str, backend: str, defaults: dict[str, str]) -> list[tuple[st
         flag = f"--{backend}-{key}"
         if key in defaults:
             text += f" (profile default {defaults[key]})"
-        option = (
-            _switch(panel, flag, text + ".") if kind is bool else _opt(panel, flag, text + ".", kind, metavar)
-        )
+        # The batch/truncate/backoff knobs keep kube-apiserver's long names, which no 80-column help
+        # table can show uncut: they are listed in the command's epilog (TUNING_NOTE) instead.
+        hidden = key not in ("mode", "version")
+        if kind is bool:
+            SWITCHES.add(f"{backend}_{key.replace('-', '_')}")
+            option = _switch(panel, flag, text + ".", hidden)
+        else:
+            default_metavar = {int: "N", float: "NUM"}.get(kind)
+            option = _opt(panel, flag, text + ".", kind, metavar or default_metavar, hidden)
         out.append((f"{backend}_{key.replace('-', '_')}", option))
     return out
 
+
+TUNING_NOTE = (
+    "Batching of both backends, as kube-apiserver names it (also accepted, not listed above): "
+    "--webhook-batch-buffer-size N, --webhook-batch-max-size N, --webhook-batch-max-wait DURATION, "
+    "--webhook-batch-throttle-enable BOOL, --webhook-batch-throttle-qps NUM, "
+    "--webhook-batch-throttle-burst N, --webhook-initial-backoff DURATION, "
+    "--webhook-truncate-enabled BOOL, --webhook-truncate-max-batch-size N, "
+    "--webhook-truncate-max-event-size N, and the same --log-batch-* and --log-truncate-* options."
+)
 
 OPTIONS: list[tuple[str, Any]] = [
     (
@@ -93,7 +124,7 @@ OPTIONS: list[tuple[str, Any]] = [
         _opt(
             WEBHOOK,
             "--webhook-config-file",
-            f"Where the kubeconfig goes ({WEBHOOK_CONFIG_PATH}).",
+            "Where the kubeconfig goes (default: {1} in {0}).".format(*posixpath.split(WEBHOOK_CONFIG_PATH)),
             metavar="PATH",
         ),
     ),
@@ -115,6 +146,13 @@ def backend_options(command: F) -> F:
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         backend = {name: kwargs.pop(name, None) for name, _ in OPTIONS}
+        for name in SWITCHES:
+            value = backend[name]
+            if value is not None:
+                if value.lower() not in ("true", "false"):
+                    flag = "--" + name.replace("_", "-")
+                    raise UsageError(f"{flag} {value!r}: choose true or false")
+                backend[name] = value.lower() == "true"
         return command(backend=backend, **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]

@@ -90,7 +90,7 @@ def _transact(root: Path, planner: Planner, dry_run: bool, as_json: bool) -> Non
     elif dry_run:
         print_diffs(result.plan)
     else:
-        print_summary(result)
+        print_summary(result, root, DEFAULT_MANIFEST)
 
 
 @kubeadm_app.command("config")

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kauditcfg.cli.backend_options import backend_options
+from kauditcfg.cli.backend_options import TUNING_NOTE, backend_options
+from kauditcfg.cli.check import context_args
 from kauditcfg.cli.cluster_opts import Kubeconfig, Node, Timeout, Wait, WaitOptions, after_write
 from kauditcfg.cli.options import (
+    OUTPUT_PANEL,
+    SAFETY_PANEL,
     AllowUnbounded,
+    Colour,
     DryRun,
     FixOwnership,
     Json,
@@ -31,8 +38,10 @@ from kauditcfg.cli.options import (
     SetValues,
     ValuesFile,
     enable_options,
+    examples,
+    host_manifest,
 )
-from kauditcfg.cli.output import emit_json, paint, say, use_colour
+from kauditcfg.cli.output import echo, emit_json, paint, say, use_colour, warn
 from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.errors import UsageError
 from kauditcfg.hostfs import Host
@@ -40,6 +49,7 @@ from kauditcfg.hostfs import Host
 # The core (ruamel.yaml, jinja2, the policy engine) is imported inside each command, so that
 # `kauditcfg --help` and the commands that do not need it start fast.
 if TYPE_CHECKING:
+    from kauditcfg.manifest.pod import ApiServerPod
     from kauditcfg.ops.plan import Plan
     from kauditcfg.ops.transaction import Planner, Result
 
@@ -68,40 +78,81 @@ def print_diffs(plan: Plan) -> None:
     for change in plan.files:
         if change.changed:
             sys.stdout.write(_colour_diff(unified_diff(change)))
+    sys.stdout.flush()
     for action in plan.actions:
         say(f"would {action.describe()}")
     for warning in plan.warnings:
-        say(paint("warning: ", "yellow") + warning)
-    sys.stdout.flush()
+        warn(warning)
 
 
-def print_summary(result: Result) -> None:
+def in_force(pod: ApiServerPod | None, source: str) -> str | None:
+    """One line: the audit settings the manifest now holds (read back from it, adopted ones too)."""
+    if pod is None:
+        return None
+    flags = pod.audit_flags()
+    policy, log = flags.get("audit-policy-file"), flags.get("audit-log-path")
+    if not policy:
+        return None
+    parts = [f"in force: {source}", f"policy {policy}"]
+    if log == "-":
+        parts.append("log to stdout")
+    elif log:
+        retention = [
+            f"{flags[name]} {unit}"
+            for name, unit in (("audit-log-maxage", "days"), ("audit-log-maxbackup", "files"),
+                               ("audit-log-maxsize", "MB"))
+            if flags.get(name)
+        ]  # fmt: skip
+        parts.append(f"log {log}" + (f" ({', '.join(retention)})" if retention else ""))
+    webhook = flags.get("audit-webhook-config-file")
+    if webhook:
+        parts.append(f"webhook {webhook} ({flags.get('audit-webhook-mode') or 'batch'})")
+    return "; ".join(parts)
+
+
+def print_summary(result: Result, root: Path, manifest: str, source: str | None = None) -> None:
+    """What changed, on stdout (as `kubectl apply` prints `configured`); notes and hints on stderr."""
     plan = result.plan
     for note in result.warnings:
-        say(paint("warning: ", "yellow") + note)
+        warn(note)
     for change in plan.files:
         if change.changed:
-            say(f"{change.action:>9}  {change.path}")
+            echo(f"{change.action:>9}  {change.path}")
     for action in plan.actions:
-        say(f"     done  {action.describe()}")
-    for warning in plan.warnings:
-        say(paint("warning: ", "yellow") + warning)
+        echo(f"     done  {action.describe()}")
     if not plan.changed:
-        say("nothing to change")
+        echo("nothing to change")
+    if source is not None:
+        line = in_force(plan.pod, source)
+        if line:
+            echo(line)
+    for warning in plan.warnings:
+        warn(warning)
+    if not plan.changed:
         return
     if result.backup:
-        say(f"backup of the replaced files: {result.backup} (undo with: kauditcfg rollback)")
+        local = Host(root).path(result.backup)
+        again = shlex.join(["kauditcfg", "rollback", *context_args(root, manifest)])
+        say(f"backup of the replaced files: {local} (undo with: {again})")
     if plan.restored_from:
-        say(f"restored from {plan.restored_from}")
-    if plan.restart_required:
+        say(f"restored from {Host(root).path(plan.restored_from)}")
+    if plan.restart_required and Path(root).resolve() == Path("/"):
         say(
             "the kubelet will restart kube-apiserver now; check it with: "
             "kubectl -n kube-system get pod -l component=kube-apiserver"
         )
+    elif plan.restart_required:
+        say(f"the manifest under {root} changed; on a node, the kubelet restarts kube-apiserver when it does")
 
 
 def mutate(
-    root: Path, planner: Planner, dry_run: bool, as_json: bool, wait: WaitOptions | None = None
+    root: Path,
+    manifest: str,
+    planner: Planner,
+    dry_run: bool,
+    as_json: bool,
+    source: str | None = None,
+    wait: WaitOptions | None = None,
 ) -> None:
     """The common run of enable/disable/rollback: the transaction, then its report."""
     from kauditcfg.ops import transaction
@@ -117,12 +168,16 @@ def mutate(
         emit_json({**result.to_json(), **({"ready": True} if ready is not None else {})})
     elif dry_run:
         for note in result.warnings:
-            say(paint("warning: ", "yellow") + note)
+            warn(note)
         print_diffs(result.plan)
     else:
-        print_summary(result)
+        print_summary(result, root, manifest, source)
         if ready is not None:
             say(f"kube-apiserver is ready: {ready.describe()}")
+
+
+def _source(policy_file: Path | None, profile: str) -> str:
+    return f"your policy {policy_file}" if policy_file is not None else f"profile {profile}"
 
 
 @backend_options
@@ -133,6 +188,7 @@ def enable(
     policy_file: PolicyFile = None,
     set_values: SetValues = None,
     values_file: ValuesFile = None,
+    kubernetes_version: K8sVersion = None,
     policy_path: PolicyPath = None,
     log_path: LogPath = None,
     log_maxage: MaxAge = None,
@@ -140,27 +196,31 @@ def enable(
     log_maxsize: MaxSize = None,
     log_format: LogFormat = None,
     log_compress: LogCompress = None,
-    kubernetes_version: K8sVersion = None,
     fix_ownership: FixOwnership = False,
     allow_unbounded: AllowUnbounded = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the diff, write nothing, exit 0.")
-    ] = False,
+    dry_run: DryRun = False,
     wait: Wait = False,
     timeout: Timeout = 300,
     kubeconfig: Kubeconfig = None,
     node: Node = None,
     as_json: Json = False,
+    color: Colour = "auto",
     backend: dict[str, Any] | None = None,  # the --webhook-* and --log-mode/-batch/-truncate options
 ) -> None:
-    """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept)."""
+    """Turn audit logging on: write the policy, patch the manifest (comments and untouched lines kept).
+
+    Prints what changed and the settings now in force; the backup and the way back go to stderr.
+
+    Exit 3: invalid manifest or policy; 4: refused by preflight. Nothing is written then.
+    """
     from kauditcfg.ops.enable import EnablePlanner
 
     if fix_ownership and not dry_run and os.geteuid() != 0:
         raise UsageError("--fix-ownership changes owners (chown), which needs root: run kauditcfg as root")
-
-    planner = EnablePlanner(enable_options(locals()), manifest)
-    mutate(root, planner, dry_run, as_json, WaitOptions.of(wait, timeout, kubeconfig, node))
+    path = host_manifest(root, manifest)
+    planner = EnablePlanner(enable_options(locals()), path)
+    waiting = WaitOptions.of(wait, timeout, kubeconfig, node)
+    mutate(root, path, planner, dry_run, as_json, _source(policy_file, profile), waiting)
 
 
 @backend_options
@@ -171,6 +231,7 @@ def diff(
     policy_file: PolicyFile = None,
     set_values: SetValues = None,
     values_file: ValuesFile = None,
+    kubernetes_version: K8sVersion = None,
     policy_path: PolicyPath = None,
     log_path: LogPath = None,
     log_maxage: MaxAge = None,
@@ -178,25 +239,42 @@ def diff(
     log_maxsize: MaxSize = None,
     log_format: LogFormat = None,
     log_compress: LogCompress = None,
-    kubernetes_version: K8sVersion = None,
     fix_ownership: FixOwnership = False,
     allow_unbounded: AllowUnbounded = False,
+    content_only: Annotated[
+        bool,
+        typer.Option(
+            "--content-only",
+            rich_help_panel=OUTPUT_PANEL,
+            help="Compare file contents only (modes, owners, directories ignored): for a tree kept in Git.",
+        ),
+    ] = False,
     as_json: Json = False,
+    color: Colour = "auto",
     backend: dict[str, Any] | None = None,
 ) -> None:
-    """Show what enable would change, as a unified diff; exit 0 nothing to do, 1 changes pending."""
+    """Show what enable would change, as a unified diff of every file; write nothing.
+
+    Exit 0: nothing to change; 1: changes pending (as kubectl diff), so CI can gate on drift.
+    """
     from kauditcfg.ops import transaction
     from kauditcfg.ops.enable import EnablePlanner
 
-    planner = EnablePlanner(enable_options(locals()), manifest)
+    planner = EnablePlanner(enable_options(locals()), host_manifest(root, manifest))
     result = transaction.run(Host(root), planner, dry_run=True)
+    plan = result.plan
+    if content_only:
+        # Git keeps neither owners, modes beyond +x, nor empty directories: judge the bytes only.
+        plan = dataclasses.replace(
+            plan, files=[f for f in plan.files if f.before != f.after], actions=[]
+        )
     if as_json:
-        emit_json(result.to_json())
+        emit_json(result.to_json() if not content_only else dataclasses.replace(result, plan=plan).to_json())
     else:
         for note in result.warnings:
-            say(paint("warning: ", "yellow") + note)
-        print_diffs(result.plan)
-    raise typer.Exit(1 if result.plan.changed else 0)
+            warn(note)
+        print_diffs(plan)
+    raise typer.Exit(1 if plan.changed else 0)
 
 
 def disable(
@@ -204,10 +282,19 @@ def disable(
     manifest: Manifest = DEFAULT_MANIFEST,
     purge: Annotated[
         bool,
-        typer.Option("--purge", help="Also remove the files kauditcfg wrote (policy, webhook kubeconfig)."),
+        typer.Option(
+            "--purge",
+            rich_help_panel=SAFETY_PANEL,
+            help="Also remove the files kauditcfg wrote (policy, webhook kubeconfig).",
+        ),
     ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="With --purge: remove them even when edited by hand since.")
+        bool,
+        typer.Option(
+            "--force",
+            rich_help_panel=SAFETY_PANEL,
+            help="With --purge: remove them even when edited by hand since.",
+        ),
     ] = False,
     dry_run: DryRun = False,
     wait: Wait = False,
@@ -215,12 +302,14 @@ def disable(
     kubeconfig: Kubeconfig = None,
     node: Node = None,
     as_json: Json = False,
+    color: Colour = "auto",
 ) -> None:
     """Remove every audit flag, audit volume and mount, and the kauditcfg annotation."""
     from kauditcfg.ops.disable import DisablePlanner
 
+    path = host_manifest(root, manifest)
     waiting = WaitOptions.of(wait, timeout, kubeconfig, node)
-    mutate(root, DisablePlanner(manifest, purge, force), dry_run, as_json, waiting)
+    mutate(root, path, DisablePlanner(path, purge, force), dry_run, as_json, wait=waiting)
 
 
 def rollback(
@@ -232,14 +321,33 @@ def rollback(
     kubeconfig: Kubeconfig = None,
     node: Node = None,
     as_json: Json = False,
+    color: Colour = "auto",
 ) -> None:
     """Restore the files replaced by the most recent enable/disable from its backup."""
     from kauditcfg.ops.rollback import RollbackPlanner
 
+    path = host_manifest(root, manifest)
     waiting = WaitOptions.of(wait, timeout, kubeconfig, node)
-    mutate(root, RollbackPlanner(manifest), dry_run, as_json, waiting)
+    mutate(root, path, RollbackPlanner(path), dry_run, as_json, wait=waiting)
+
+
+EXAMPLES: dict[Callable[..., None], tuple[str, ...]] = {
+    enable: (
+        "kauditcfg enable --profile cks",
+        "kauditcfg enable --profile cks --set silence_namespaces=monitoring",
+        "kauditcfg enable --policy-file my-policy.yaml --dry-run",
+    ),
+    diff: (
+        "kauditcfg diff --profile cks",
+        "kauditcfg diff --root ./repo --profile cis",
+        "kauditcfg diff --profile cis --json | jq .changed",
+    ),
+    disable: ("kauditcfg disable --dry-run", "kauditcfg disable --purge"),
+    rollback: ("kauditcfg rollback --dry-run", "kauditcfg rollback --root ./node --json"),
+}
 
 
 def register(app: typer.Typer) -> None:
-    for command in (enable, diff, disable, rollback):
-        app.command()(command)
+    for command, lines in EXAMPLES.items():
+        note = f"{TUNING_NOTE}\n\n" if command in (enable, diff) else ""
+        app.command(epilog=note + examples(*lines))(command)

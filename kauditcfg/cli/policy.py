@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import typer
 
 from kauditcfg.cli import policy_explain
+from kauditcfg.cli.options import fail_on_value
 from kauditcfg.cli.output import emit_json, paint, say
+from kauditcfg.config.findings import DEFAULT_FAIL_ON
 from kauditcfg.errors import InvalidInput, Reported, UsageError
 
 # The engine is imported inside each command: the other commands (and --help) start without it.
@@ -150,19 +152,20 @@ def lint_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help='Print {"findings": [...]}.'),
     fail_on: str = typer.Option(
-        "high", "--fail-on", help="Exit 1 on findings at or above: high, medium, low.", metavar="SEVERITY"
+        DEFAULT_FAIL_ON,
+        "--fail-on",
+        help="Exit 1 on findings at or above: high, medium, low (any case).",
+        metavar="SEVERITY",
     ),
     ignore: list[str] = typer.Option(
         [], "--ignore", help="Finding ID to leave out (repeatable).", metavar="ID"
     ),
 ) -> None:
     """What the policies leak, hide or waste, as `file:line:col: ID severity message`."""
-    from kauditcfg.config.findings import LINT_KEYS, SEVERITIES, SEVERITY_RANK
+    from kauditcfg.config.findings import LINT_KEYS, SEVERITIES
     from kauditcfg.policy.lint_report import lint_files
 
-    threshold = fail_on.lower()
-    if threshold not in SEVERITY_RANK:
-        raise UsageError(f"--fail-on {fail_on!r}: choose high, medium or low")
+    threshold = fail_on_value(fail_on)
     report = lint_files(_inputs(files), _version(kubernetes_version), set(ignore))
     failing = any(item.finding.at_or_above(threshold) for item in report.items)
     if as_json:
@@ -238,8 +241,9 @@ def render_cmd(
     def action() -> None:
         from kauditcfg.profiles import get_profile, parse_set_values, render_policy
 
-        params = parse_set_values(list(set_), _read(values) if values else None)
-        sys.stdout.write(render_policy(get_profile(profile), params, _version(kubernetes_version)))
+        chosen = get_profile(profile)
+        params = parse_set_values(list(set_), _read(values) if values else None, chosen)
+        sys.stdout.write(render_policy(chosen, params, _version(kubernetes_version)))
 
     action()
 

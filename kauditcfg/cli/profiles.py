@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from kauditcfg.cli.options import examples
 from kauditcfg.cli.output import emit_json
 from kauditcfg.profiles import PARAMETER_HELP, PROFILES, get_profile
 
 profiles_app = typer.Typer(help="The shipped audit policy profiles.", no_args_is_help=True)
 
 
-@profiles_app.command("list")
+@profiles_app.command(
+    "list", epilog=examples("kauditcfg profiles list", "kauditcfg profiles list --json | jq -r '.[].name'")
+)
 def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {name, description}."),
 ) -> None:
@@ -23,7 +26,9 @@ def list_cmd(
         typer.echo(f"{p.name:<{width}}  {p.description}")
 
 
-@profiles_app.command("show")
+@profiles_app.command(
+    "show", epilog=examples("kauditcfg profiles show cks", "kauditcfg profiles show cis --json")
+)
 def show_cmd(
     name: str = typer.Argument(..., help="Profile name."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),

@@ -20,13 +20,21 @@ def target_version(opts: EnableOptions, pod: ApiServerPod) -> Version:
     return opts.kubernetes_version or pod.kubernetes_version() or NEWEST
 
 
-def _own_policy(opts: EnableOptions, data: bytes) -> bytes:
+def _own_policy(opts: EnableOptions, data: bytes, version: Version) -> bytes:
+    """The user's --policy-file, judged as kube-apiserver would load it, naming *their* file."""
+    from kauditcfg.node.policy import validate_policy
+
+    source = str(opts.policy_file)
     try:
-        docs = parse_documents(data.decode("utf-8"), str(opts.policy_file))
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput(f"{opts.policy_file}: not UTF-8 text; expected an audit Policy") from None
+        raise InvalidInput(f"{source}: not UTF-8 text; expected an audit Policy") from None
+    docs = parse_documents(text, source)
     if len(docs) != 1 or not isinstance(docs[0].data, dict):
-        raise InvalidInput(f"{opts.policy_file}: expected exactly one YAML mapping (an audit Policy)")
+        raise InvalidInput(f"{source}: expected exactly one YAML mapping (an audit Policy)")
+    errors, _warnings = validate_policy(text, source, version)
+    if errors:
+        raise InvalidInput(errors[0], errors)
     return data
 
 
@@ -76,11 +84,11 @@ def _build(
 
     webhook_flags: dict[str, str] | None = None  # kube-apiserver's defaults, written out
     if inputs.policy is not None:
-        policy = _own_policy(opts, inputs.policy)
+        policy = _own_policy(opts, inputs.policy, version)
         profile_flags = cis_rotation_flags()
     else:
         profile = get_profile(opts.profile)
-        values = parse_set_values(opts.set_values, inputs.values)
+        values = parse_set_values(opts.set_values, inputs.values, profile)
         policy = render_policy(profile, values, version).encode()
         profile_flags = {**cis_rotation_flags(), **profile.flags}
         webhook_flags = profile.webhook_flags

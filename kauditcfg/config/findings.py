@@ -8,6 +8,18 @@ from typing import Any, Literal
 Severity = Literal["high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low")
 SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
+# The one default of `--fail-on` (check and policy lint): medium fails a gate on everything that
+# loses events, leaks or breaks CIS; the shipped profiles lint clean at it.
+DEFAULT_FAIL_ON: Severity = "medium"
+
+
+def parse_severity(value: str) -> Severity:
+    """A --fail-on value in any case (HIGH, Medium, low); ValueError otherwise."""
+    lowered = value.strip().lower()
+    for severity in SEVERITIES:
+        if lowered == severity:
+            return severity
+    raise ValueError(f"--fail-on {value!r}: choose high, medium or low")
 
 CHECK_KEYS = ("id", "severity", "message", "path")
 LINT_KEYS = ("id", "severity", "rule", "message")

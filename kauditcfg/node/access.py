@@ -184,7 +184,7 @@ def missing_log_dir_judgements(host: Host, p: AuditPath, who: Identity, version:
     if version < (1, 25):
         message = (
             f"{p.label}: {log_dir} does not exist and kube-apiserver {format_version(version)} may not "
-            "create it (it exits with 'no such file or directory'); create it or run kauditcfg enable"
+            "create it (it exits with 'no such file or directory'); create it"
         )
         return [Judgement(Finding("log-dir-not-writable", "high", message, log_dir))]
     parent = posixpath.dirname(log_dir)

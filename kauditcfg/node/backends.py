@@ -14,10 +14,11 @@ def backend_findings(pod: ApiServerPod, manifest: str) -> list[Finding]:
     webhook = flag_value(pod, "audit-webhook-config-file")
     if policy is None and log is None and webhook is None:
         message = (
-            f"{manifest}: no --audit-policy-file and no audit backend: API-server auditing is off; "
-            "run kauditcfg enable"
+            f"{manifest}: no --audit-policy-file and no audit backend: API-server auditing is off, no "
+            "request is recorded; turn it on (kauditcfg enable)"
         )
-        return [Finding("audit-disabled", "medium", message, manifest)]
+        # Audit off is the worst audit state there is: nothing an incident could be traced with.
+        return [Finding("audit-disabled", "high", message, manifest)]
     if policy is None:
         message = (
             f"--audit-{'log-path' if log else 'webhook-config-file'} is set without --audit-policy-file: "

@@ -13,6 +13,7 @@ from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.config.findings import CHECK_KEYS, SEVERITIES, Finding, by_severity
 from kauditcfg.hostfs import Host
 from kauditcfg.manifest.files import read_manifest
+from kauditcfg.manifest.schema import pod_schema_findings
 from kauditcfg.node import disk as disk_mod
 from kauditcfg.node.access import (
     Judgement,
@@ -22,7 +23,7 @@ from kauditcfg.node.access import (
     shell_fix,
 )
 from kauditcfg.node.backends import backend_findings, webhook_findings
-from kauditcfg.node.cis import cis_checks
+from kauditcfg.node.cis import cis_checks, cis_findings
 from kauditcfg.node.flags import flag_findings
 from kauditcfg.node.host import etcd_findings, selinux_findings, stray_findings
 from kauditcfg.node.layout import layout_findings, version_findings
@@ -40,6 +41,7 @@ class CheckReport:
     cis: dict[str, dict[str, str]] = field(default_factory=dict)
     manifest: str = DEFAULT_MANIFEST
     version: Version = NEWEST
+    audit_flags: dict[str, str | None] = field(default_factory=dict)  # as written in the manifest
 
     def add(self, *findings: Finding) -> None:
         for finding in findings:
@@ -51,7 +53,7 @@ class CheckReport:
         for j in judgements:
             f = j.finding
             if j.fixes:
-                remedy = f"run kauditcfg enable --fix-ownership, or {shell_fix(j.fixes)}"
+                remedy = f"fix it with: {shell_fix(j.fixes)}"
                 f = Finding(f.id, f.severity, f"{f.message}; {remedy}", f.path)
             self.add(f)
 
@@ -72,7 +74,8 @@ def run_check(
     """Inspect the manifest at `manifest_path` (a host path) and the host it points at."""
     pod = read_manifest(host, manifest_path)[0]
     version = version or pod.kubernetes_version() or NEWEST
-    report = CheckReport(manifest=manifest_path, version=version)
+    report = CheckReport(manifest=manifest_path, version=version, audit_flags=pod.audit_flags())
+    report.add(*pod_schema_findings(pod, manifest_path))
     who = identity_of(pod)
 
     report.add(*version_findings(version, manifest_path, pod.container.get("image")))
@@ -108,7 +111,8 @@ def run_check(
     report.add(*webhook_findings(pod, webhook, manifest_path))
     report.add(*webhook_tls_findings(host, pod, webhook))
     report.add(*stray_findings(host, manifest_path))
-    report.cis = cis_checks(pod, policy_data, policy_ok)
+    report.cis = cis_checks(pod, policy_data, policy_ok, manifest_path)
+    report.add(*cis_findings(report.cis, report.findings, manifest_path))
     return report
 
 

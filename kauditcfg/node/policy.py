@@ -33,12 +33,16 @@ def policy_findings(data: bytes, path: str, version: Version) -> tuple[list[Find
 
 
 def lint_findings(text: str, path: str, version: Version) -> list[Finding]:
-    """Lint's high findings (leaks, typos), as the doctor reports them: medium, about the host file."""
+    """Lint's high and medium findings about the host's policy, at lint's own severity (one rank).
+
+    The low ones (style and completeness) are left to `kauditcfg policy lint`.
+    """
     from kauditcfg.policy.lint import lint_policy_text
 
     out = []
     for finding in lint_policy_text(text, path, version):
-        if finding.severity == "high":
+        if finding.at_or_above("medium"):
             where = f" (rules[{finding.rule}])" if finding.rule is not None else ""
-            out.append(Finding(f"policy-{finding.id}", "medium", f"{path}{where}: {finding.message}", path))
+            message = f"{path}{where}: {finding.message}"
+            out.append(Finding(f"policy-{finding.id}", finding.severity, message, path))
     return out

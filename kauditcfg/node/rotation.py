@@ -51,7 +51,7 @@ def cis_rotation_findings(pod: ApiServerPod, manifest: str) -> list[Finding]:
             continue
         short = name.removeprefix("audit-log-")
         message = (
-            f"--{name} {problem}; set --{name}={minimum} or more (kauditcfg enable --log-{short} {minimum})"
+            f"--{name} {problem}; set --{name}={minimum} or more"
         )
         out.append(Finding(f"rotation-{short}", "medium", message, manifest))
     return out

@@ -10,11 +10,12 @@ from kauditcfg.config.build import check_version, desired, target_version
 from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.config.inputs import read_inputs
 from kauditcfg.config.options import EnableOptions
-from kauditcfg.errors import PreflightRefused, UsageError
+from kauditcfg.errors import InvalidInput, PreflightRefused, UsageError
 from kauditcfg.hostfs import Host, normalize
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.manifest.patch import patch_with_notes
 from kauditcfg.manifest.pod import path_within
+from kauditcfg.manifest.schema import refuse_fatal
 from kauditcfg.ops.plan import MANIFEST, POLICY, WEBHOOK_KUBECONFIG, FileChange, Plan
 
 
@@ -53,6 +54,9 @@ class EnablePlanner:
 
     def plan(self, host: Host) -> Plan:
         pod, before, stat = read_manifest(host, self.manifest)
+        fatal = refuse_fatal(pod, self.manifest)
+        if fatal:
+            raise InvalidInput(fatal)
         check_version(self.options, pod, self.manifest)
         config, adoption = desired(self.options, pod, read_inputs(self.options))
         _check_paths(adoption.options, self.manifest, adopted=True)

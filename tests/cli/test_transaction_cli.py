@@ -77,11 +77,12 @@ def test_a_failed_manifest_rename_answers_in_json_and_changes_nothing(
     assert_consistent(Host(root))
 
 
-def test_root_that_is_a_file_is_an_io_error(tmp_path: Path) -> None:
+def test_root_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    """A --root that is a file is a wrong option (exit 2, as a missing one), named, never a traceback."""
     root = tmp_path / "root"
     root.write_text("not a directory")
     code, out, err = cli("enable", "--root", str(root), "--json")
-    assert code == 6 and "Not a directory (ENOTDIR)" in one_line(err)
+    assert code == 2 and f"--root {root}: not a directory" in one_line(err)
     assert json.loads(out)["errors"]
 
 

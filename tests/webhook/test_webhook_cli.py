@@ -206,8 +206,9 @@ def test_changed_url_changes_the_config_hash(node: Path) -> None:
 def test_tuning_options_and_a_custom_kubeconfig_path(node: Path) -> None:
     code, _, err = enable(
         node, *tls_args("https://c.example/"), "--webhook-config-file", "/etc/kubernetes/audit/hook.yaml",
-        "--webhook-batch-max-size", "100", "--webhook-batch-max-wait", "5s", "--webhook-truncate-enabled",
-        "--no-webhook-batch-throttle-enable", "--log-mode", "batch", "--log-batch-buffer-size", "20000",
+        "--webhook-batch-max-size", "100", "--webhook-batch-max-wait", "5s",
+        "--webhook-truncate-enabled=true",
+        "--webhook-batch-throttle-enable=false", "--log-mode", "batch", "--log-batch-buffer-size", "20000",
     )  # fmt: skip
     assert code == 0, err
     written = flags(node)
