@@ -1,0 +1,414 @@
+"""Read audit logs once into a capture: byte counts per distinct request shape, not per event.
+
+Each line is decoded with a struct holding only what a policy or the accounting needs; the request
+and response bodies stay `msgspec.Raw` slices, so their sizes cost nothing to learn. Lines of the
+same shape (who, verb, object, stage, status, captured level) are summed into one cell, so memory
+grows with the number of distinct shapes, never with the size of the log, and any candidate policy
+can later be accounted from the cells alone (tune replays dozens of them without re-reading).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import BinaryIO
+
+import msgspec
+
+from kauditcfg.errors import InvalidInput
+from kauditcfg.policy.parallel import _cuts, _Range
+
+try:  # python-isal decompresses about 2.5x faster than zlib (same API as gzip)
+    from isal import igzip as _gzip
+except ImportError:  # pragma: no cover - isal is a dependency; a bare install still works
+    _gzip = gzip  # type: ignore[no-redef]
+
+BLOCK = 4 << 20
+PARALLEL_BYTES = 24 << 20
+SAMPLE_CAP = 4096
+BOM = b"\xef\xbb\xbf"
+# Accumulator slots of a cell.
+EVENTS, BYTES, REQ_N, REQ_BYTES, RESP_N, RESP_BYTES, REQ_MF, RESP_MF = range(8)
+# Around a body `"requestObject":{...},` the key and one comma go too when the body is dropped.
+REQ_KEY = len(b'"requestObject":') + 1
+RESP_KEY = len(b'"responseObject":') + 1
+MF_KEY = len(b'"managedFields":') + 1
+
+# (user, groups, verb, namespace, group, resource, subresource, name, path, stage, code, level)
+CellKey = tuple[str | None, tuple[str, ...], str, str, str, str, str, str | None, str | None, str, int, str]
+
+
+class _User(msgspec.Struct, gc=False):
+    username: str | None = None
+    groups: list[str] | None = None
+
+
+class _Ref(msgspec.Struct, gc=False):
+    resource: str = ""
+    subresource: str = ""
+    namespace: str = ""
+    name: str = ""
+    apiGroup: str = ""
+
+
+class _Status(msgspec.Struct, gc=False):
+    code: int = 0
+
+
+class _Event(msgspec.Struct, gc=False):
+    auditID: msgspec.Raw = msgspec.Raw()
+    level: str = ""
+    stage: str = ""
+    requestURI: str = ""
+    verb: str = ""
+    user: _User | None = None
+    objectRef: _Ref | None = None
+    responseStatus: _Status | None = None
+    requestObject: msgspec.Raw = msgspec.Raw()
+    responseObject: msgspec.Raw = msgspec.Raw()
+    stageTimestamp: str = ""
+
+
+class _Meta(msgspec.Struct, gc=False):
+    managedFields: msgspec.Raw = msgspec.Raw()
+
+
+class _Item(msgspec.Struct, gc=False):
+    metadata: _Meta | None = None
+
+
+class _Body(msgspec.Struct, gc=False):
+    metadata: _Meta | None = None
+    items: list[_Item] | None = None
+
+
+class _RawList(msgspec.Struct):
+    items: list[msgspec.Raw] | None = None
+
+
+_decode = msgspec.json.Decoder(_Event).decode
+_decode_body = msgspec.json.Decoder(_Body).decode
+
+
+def managed_fields_bytes(body: msgspec.Raw) -> int:
+    """Bytes `omitManagedFields` removes from a body: metadata.managedFields, in each list item too."""
+    try:
+        decoded = _decode_body(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return 0
+    size = 0
+    meta = decoded.metadata
+    if meta is not None and len(meta.managedFields) > 2:
+        size += len(meta.managedFields) + MF_KEY
+    for item in decoded.items or ():
+        meta = item.metadata
+        if meta is not None and len(meta.managedFields) > 2:
+            size += len(meta.managedFields) + MF_KEY
+    return size
+
+
+@dataclass
+class Skipped:
+    source: str
+    line: int
+    problem: str
+
+
+@dataclass
+class Capture:
+    """What a set of logs holds, summed per cell; `merge` adds another capture (from a worker)."""
+
+    cells: dict[CellKey, list[int]] = field(default_factory=dict)
+    examples: dict[CellKey, str] = field(default_factory=dict)
+    lines: int = 0
+    skipped: int = 0
+    skipped_examples: list[Skipped] = field(default_factory=list)
+    first: str = ""
+    last: str = ""
+    samples: list[bytes] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def merge(self, other: Capture) -> None:
+        cells = self.cells
+        for key, acc in other.cells.items():
+            mine = cells.get(key)
+            if mine is None:
+                cells[key] = acc
+                self.examples[key] = other.examples.get(key, "")
+            else:
+                for i, value in enumerate(acc):
+                    mine[i] += value
+        self.lines += other.lines
+        self.skipped += other.skipped
+        self.skipped_examples.extend(other.skipped_examples[: max(0, 5 - len(self.skipped_examples))])
+        if other.first and (not self.first or other.first < self.first):
+            self.first = other.first
+        if other.last > self.last:
+            self.last = other.last
+        self.samples.extend(other.samples)
+        if len(self.samples) > SAMPLE_CAP:
+            self.samples = self.samples[:: -(-len(self.samples) // SAMPLE_CAP)]
+        self.sources.extend(s for s in other.sources if s not in self.sources)
+
+
+class _Reader:
+    """Folds lines into a Capture. One per unit of work (a file, or a byte range of one)."""
+
+    def __init__(self, source: str, keep_names: frozenset[str] | None) -> None:
+        self.capture = Capture(sources=[source])
+        self.source = source
+        self.keep_names = keep_names  # None: every object name matters (the policy uses resourceNames)
+        self._stride = 61  # every n-th line goes to the compression sample (thinned as it grows)
+        self._lo = "~"
+        self._hi = ""
+
+    def feed(self, lines: Iterable[bytes], first_line: int) -> None:
+        cap = self.capture
+        cells = cap.cells
+        examples = cap.examples
+        samples = cap.samples
+        keep_names = self.keep_names
+        decode = _decode
+        mf_bytes = managed_fields_bytes
+        stride = self._stride
+        lo, hi = self._lo, self._hi
+        count = cap.lines
+        number = first_line - 1
+        for line in lines:
+            number += 1
+            if not line or line.isspace():
+                continue
+            try:
+                ev = decode(line)
+            except msgspec.DecodeError as exc:
+                self._skip(number, str(exc))
+                continue
+            if not ev.stage or not ev.verb:
+                self._skip(number, "not an audit event (no stage or verb)")
+                continue
+            count += 1
+            if count % stride == 0:
+                samples.append(bytes(line))
+                if len(samples) >= SAMPLE_CAP:
+                    del samples[::2]
+                    stride *= 2
+            user = ev.user
+            if user is None or user.username is None:
+                who: str | None = None
+                groups: tuple[str, ...] = ()
+            else:
+                who = user.username
+                groups = tuple(user.groups) if user.groups else ()
+            ref = ev.objectRef
+            status = ev.responseStatus
+            code = status.code if status is not None else 0
+            if ref is None:
+                key: CellKey = (who, groups, ev.verb, "", "", "", "", None, ev.requestURI.split("?", 1)[0],
+                                ev.stage, code, ev.level)  # fmt: skip
+            else:
+                name = ref.name if keep_names is None or ref.name in keep_names else None
+                key = (who, groups, ev.verb, ref.namespace, ref.apiGroup, ref.resource, ref.subresource, name,
+                       None, ev.stage, code, ev.level)  # fmt: skip
+            acc = cells.get(key)
+            if acc is None:
+                acc = cells[key] = [0, 0, 0, 0, 0, 0, 0, 0]
+                examples[key] = bytes(ev.auditID).strip(b'"').decode("utf-8", "replace")
+            acc[0] += 1
+            acc[1] += len(line) + 1  # the newline is written too
+            body = ev.requestObject
+            if body:
+                acc[2] += 1
+                acc[3] += len(body) + REQ_KEY
+                acc[6] += mf_bytes(body)
+            body = ev.responseObject
+            if body:
+                acc[4] += 1
+                acc[5] += len(body) + RESP_KEY
+                acc[7] += mf_bytes(body)
+            ts = ev.stageTimestamp
+            if ts:
+                if ts < lo:
+                    lo = ts
+                if ts > hi:
+                    hi = ts
+        cap.lines = count
+        self._stride = stride
+        self._lo, self._hi = lo, hi
+        cap.first = "" if lo == "~" else lo
+        cap.last = hi
+
+    def _skip(self, line: int, problem: str) -> None:
+        cap = self.capture
+        cap.skipped += 1
+        if len(cap.skipped_examples) < 5:
+            cap.skipped_examples.append(Skipped(self.source, line, problem))
+
+
+def _lines(read: Callable[[int], bytes]) -> Iterator[list[bytes]]:
+    """Blocks of whole lines (the last piece of each block waits for the next)."""
+    rest = b""
+    while True:
+        block = read(BLOCK)
+        if not block:
+            if rest:
+                yield [rest]
+            return
+        parts = (rest + block if rest else block).split(b"\n")
+        rest = parts.pop()
+        yield parts
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        head = raw.read(2)
+        raw.seek(0)
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if path.endswith(".gz") or head == b"\x1f\x8b":
+        return _gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+class _Kind(msgspec.Struct):
+    kind: str = ""
+
+
+def _is_document(first: bytes) -> bool:
+    """An EventList, a JSON array or one pretty-printed event rather than JSON lines."""
+    head = first.lstrip()[:1]
+    if head == b"[":
+        return True
+    newline = first.find(b"\n")
+    line = first if newline < 0 else first[:newline]
+    try:
+        return msgspec.json.decode(line, type=_Kind).kind == "EventList"
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        # A first line that is not JSON by itself: pretty-printed when the rest completes it.
+        return head == b"{" and len(first) < BLOCK
+
+
+def _read_stream(reader: _Reader, stream: BinaryIO) -> None:
+    first = stream.read(BLOCK)
+    if first.startswith(BOM):
+        first = first[len(BOM) :]
+    if _is_document(first):
+        data = first + stream.read()
+        try:
+            _read_document(reader, data)
+            return
+        except InvalidInput:
+            if data.lstrip()[:1] == b"[" or b'"EventList"' in data[:4096]:
+                raise
+        # Not a document after all: JSON lines whose first line is bad.
+        reader.feed(data.split(b"\n"), 1)
+        return
+    pending: list[bytes] = [first]
+
+    def again(size: int) -> bytes:
+        return pending.pop() if pending else stream.read(size)
+
+    number = 1
+    for block in _lines(again):
+        reader.feed(block, number)
+        number += len(block)
+
+
+def _read_document(reader: _Reader, data: bytes) -> None:
+    """An EventList (a webhook batch) or a JSON array: each item counts as one line of its own."""
+    try:
+        stripped = data.strip()
+        if stripped[:1] == b"[":
+            items = msgspec.json.decode(stripped, type=list[msgspec.Raw])
+        else:
+            items = msgspec.json.decode(stripped, type=_RawList).items or []
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidInput(f"{reader.source}: not audit events (JSON lines or an EventList): {exc}") from None
+    reader.feed((bytes(item) for item in items), 1)
+
+
+def read_unit(path: str, start: int, end: int | None, keep_names: frozenset[str] | None) -> Capture:
+    """The capture of one file, or of bytes [start, end) of a plain one."""
+    reader = _Reader("<stdin>" if path == "-" else path, keep_names)
+    stream = _open(path)
+    try:
+        if end is None:
+            _read_stream(reader, stream)
+        else:
+            number = 1
+            for block in _lines(_Range(stream, start, end).read):
+                reader.feed(block, number)
+                number += len(block)
+            if start and reader.capture.skipped_examples:
+                with open(path, "rb") as handle:  # line numbers were counted from the range start
+                    before = handle.read(start).count(b"\n")
+                for skipped in reader.capture.skipped_examples:
+                    skipped.line += before
+    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        # A rotation caught mid-write: keep what was read, report the rest.
+        reader._skip(reader.capture.lines + reader.capture.skipped + 1, f"truncated or corrupt file: {exc}")
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    return reader.capture
+
+
+def _units(paths: list[str], cores: int) -> list[tuple[str, int, int | None]]:
+    units: list[tuple[str, int, int | None]] = []
+    for path in paths:
+        size = 0
+        compressed = path.endswith(".gz")
+        plain_lines = False
+        if path != "-":
+            try:
+                size = os.stat(path).st_size
+                with open(path, "rb") as handle:
+                    start = handle.read(4096)
+                compressed = compressed or start[:2] == b"\x1f\x8b"
+            except OSError as exc:
+                raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+            plain_lines = start.lstrip(BOM)[:1] == b"{" and b'"EventList"' not in start[: start.find(b"\n") + 1]
+        if path != "-" and not compressed and plain_lines and size >= PARALLEL_BYTES and cores > 1:
+            cuts = _cuts(path, cores)
+            units.extend((path, cuts[i], cuts[i + 1]) for i in range(cores) if cuts[i + 1] > cuts[i])
+        else:
+            units.append((path, 0, None))
+    return units
+
+
+def _work(unit: tuple[str, int, int | None], keep_names: frozenset[str] | None) -> Capture:
+    import gc
+
+    gc.disable()  # decoded events hold no cycles; the collector would only rescan the cells
+    return read_unit(*unit, keep_names=keep_names)
+
+
+def read_capture(paths: list[str], keep_names: frozenset[str] | None = frozenset()) -> Capture:
+    """Read every log (in parallel across cores when there is enough to read) into one Capture."""
+    cores = min(os.cpu_count() or 1, 8)
+    units = _units(paths, cores)
+    total = sum(os.stat(p).st_size for p, *_ in units if p != "-") if units else 0
+    capture = Capture()
+    if len(units) > 1 and cores > 1 and total >= PARALLEL_BYTES and hasattr(os, "fork") and "-" not in paths:
+        with ProcessPoolExecutor(max_workers=cores, mp_context=get_context("fork")) as pool:
+            for part in pool.map(_work, units, [keep_names] * len(units)):
+                capture.merge(part)
+        return capture
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for unit in units:
+            capture.merge(read_unit(*unit, keep_names=keep_names))
+    finally:
+        if enabled:
+            gc.enable()
+    return capture
