@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from kauditcfg.cli import policy_tune
 from kauditcfg.cli.output import emit_json, paint, run, say
 from kauditcfg.errors import InvalidInput, UsageError
 
@@ -25,6 +26,7 @@ from kauditcfg.versions import NEWEST, Version, format_version, parse_version
 policy_app = typer.Typer(
     help="Validate, explain, lint, migrate and render audit policies.", no_args_is_help=True
 )
+policy_tune.register(policy_app)
 
 VERSION_HELP = f"Kubernetes version X.Y the policy is for (default {format_version(NEWEST)})."
 
