@@ -163,7 +163,7 @@ class _Reader:
         self.capture = Capture(sources=[source])
         self.source = source
         self.keep_names = keep_names  # None: every object name matters (the policy uses resourceNames)
-        self._stride = 61  # every n-th line goes to the compression sample (thinned as it grows)
+        self._stride = 1  # every n-th line goes to the compression sample (thinned as it grows)
         self._lo = "~"
         self._hi = ""
 
