@@ -26,6 +26,8 @@ from kauditcfg.versions import Version, supports_omit_managed_fields
 READS = frozenset({"get", "list", "watch"})
 CHURN = frozenset({("coordination.k8s.io", "leases"), ("", "events"), ("events.k8s.io", "events")})
 NODES = "system:nodes"
+REVIEWS = frozenset({("authorization.k8s.io", r) for r in
+                     ("subjectaccessreviews", "localsubjectaccessreviews", "selfsubjectaccessreviews")})
 
 # (subject kind, subject, verb, group, resource, subresource, namespace, path)
 TuneCell = tuple[str, str, str, str, str, str, str, str | None]
@@ -92,13 +94,18 @@ def _rule_for(cell: TuneCell, level: str) -> Rule:
                 resources=(GroupResources(group=group, resources=(name,)),), **who)  # fmt: skip
 
 
-def _level_for(cell: TuneCell) -> str:
-    verb, group, resource, path = cell[2], cell[3], cell[4], cell[7]
+def _levels_for(cell: TuneCell) -> tuple[str, ...]:
+    """The levels a rule for `cell` may set, the gentler first."""
+    verb, group, resource, sub, path = cell[2], cell[3], cell[4], cell[5], cell[7]
     if path is not None or verb in READS:
-        return "None"
+        return ("None",)
     if (group, resource) in CHURN and verb not in ("delete", "deletecollection"):
-        return "None"
-    return "Metadata"
+        return ("None",)
+    if verb in ("update", "patch") and sub == "status" or (group, resource) in REVIEWS:
+        # A controller's or kubelet's status report, a delegated authorization check: first their
+        # bodies, then, if the budget still needs it, the line.
+        return ("Metadata", "None")
+    return ("Metadata",)
 
 
 def _describe(cell: TuneCell) -> str:
@@ -138,6 +145,7 @@ class Tuner:
 
     def _saving(self, policy: Policy, costs: dict[CellKey, tuple[int, int, Decision]],
                 cell: TuneCell, level: str) -> tuple[int, int]:  # fmt: skip
+        """Bytes and events a rule for `cell` at `level` would save under `policy`."""
         after = Decision(level, sorted_stages(policy.omit_stages), policy.omit_managed_fields, 0)
         saved = events = 0
         for key in self.cells[cell]:
@@ -149,33 +157,39 @@ class Tuner:
                     events += self.acc.capture.cells[key][EVENTS]
         return saved, events
 
+    def _ranked(self, policy: Policy, step: int) -> list[tuple[int, str, TuneCell, str, int]]:
+        """Candidate rules of this step (0: gentlest level, 1: the next), largest saving first."""
+        costs = self.acc.cell_costs(policy)
+        ranked: list[tuple[int, str, TuneCell, str, int]] = []
+        for cell in self.cells:
+            levels = _levels_for(cell)
+            if cell in self.protected_cells or step >= len(levels):
+                continue
+            saved, events = self._saving(policy, costs, cell, levels[step])
+            if saved > 0:
+                ranked.append((saved, _describe(cell), cell, levels[step], events))
+        return sorted(ranked, key=lambda r: (-r[0], r[1]))
+
     def propose(self, budget: int) -> Proposal:
         span = self.acc.span
         before = self.acc.replay(self.base)
         policy, settings = self.settings()
-        costs = self.acc.cell_costs(policy)
-        ranked: list[tuple[int, str, TuneCell, str, int]] = []
-        for cell in self.cells:
-            if cell in self.protected_cells:
-                continue
-            level = _level_for(cell)
-            saved, events = self._saving(policy, costs, cell, level)
-            if saved > 0:
-                ranked.append((saved, _describe(cell), cell, level, events))
-        ranked.sort(key=lambda r: (-r[0], r[1]))
-        added: list[Added] = []
-        total = sum(m + e for m, e, _ in costs.values())
-        for saved, label, cell, level, events in ranked:
-            if per_day(total, span) <= budget:
-                break
-            rule = _rule_for(cell, level)
-            trial = replace(policy, rules=(*(a.rule for a in added), rule, *self.base.rules))
-            new_total = self.acc.total(trial)
-            if new_total >= total:
-                continue
-            added.append(Added(rule, total - new_total, events, [label]))
-            total = new_total
-        added = merge_verbs(added)
+        chosen: dict[TuneCell, Added] = {}
+        total = self.acc.total(policy)
+        for step in (0, 1):
+            current = replace(policy, rules=(*(a.rule for a in chosen.values()), *self.base.rules))
+            for _, label, cell, level, events in self._ranked(current, step):
+                if per_day(total, span) <= budget:
+                    break
+                trial_rules = {**chosen, cell: Added(_rule_for(cell, level), 0, events, [label])}
+                trial = replace(policy, rules=(*(a.rule for a in trial_rules.values()), *self.base.rules))
+                new_total = self.acc.total(trial)
+                if new_total >= total:
+                    continue
+                previous = chosen.get(cell)
+                trial_rules[cell].saved_bytes = total - new_total + (previous.saved_bytes if previous else 0)
+                chosen, total = trial_rules, new_total
+        added = merge_verbs(list(chosen.values()))
         proposal_policy = replace(policy, rules=(*(a.rule for a in added), *self.base.rules))
         proposal = Proposal(proposal_policy, budget, settings, added, before, self.acc.replay(proposal_policy))
         proposal.problems = self.verify(proposal)

@@ -243,9 +243,9 @@ def periodic_calls(nodes: list[str]) -> list[tuple[float, Call]]:
         calls.append((10.0 / max(1, len(nodes) // 5), Call(APISERVER, ("system:masters",), "get", resource=resource,
                       group=group, namespace="default", name="kubernetes", kind="Endpoints", body_out=6)))
     metrics = _sa("kube-system", "metrics-server")
-    calls.append((5.0, Call(metrics[0], metrics[1], "create", resource="subjectaccessreviews",
+    calls.append((20.0, Call(metrics[0], metrics[1], "create", resource="subjectaccessreviews",
                             group="authorization.k8s.io", kind="SubjectAccessReview", body_in=6, body_out=8)))
-    calls.append((5.0, Call(metrics[0], metrics[1], "create", resource="tokenreviews",
+    calls.append((60.0, Call(metrics[0], metrics[1], "create", resource="tokenreviews",
                             group="authentication.k8s.io", kind="TokenReview", body_in=4, body_out=6)))
     coredns = _sa("kube-system", "coredns")
     calls.append((60.0, Call(coredns[0], coredns[1], "watch", resource="endpointslices",
@@ -262,13 +262,14 @@ def periodic_calls(nodes: list[str]) -> list[tuple[float, Call]]:
                              name="web-7d9", subresource="status", kind="ReplicaSet", body_in=20, body_out=40)))
     calls.append((45.0, Call(rs[0], rs[1], "create", resource="events", namespace="prod", kind="Event",
                              body_in=8, body_out=8)))  # fmt: skip
-    calls.append((60.0, Call(rs[0], rs[1], "get", resource="secrets", namespace="kube-system",
-                             name="replicaset-controller-token", kind="Secret", body_out=4)))  # fmt: skip
+    # Informers: controllers watch the Secrets and ConfigMaps they need (re-listed when a watch ends).
+    calls.append((300.0, Call(rs[0], rs[1], "watch", resource="secrets", namespace="kube-system",
+                              long_running=True)))  # fmt: skip
     for path in ("/healthz", "/livez", "/readyz"):
         calls.append((10.0, Call("system:anonymous", ("system:unauthenticated",), "get", path=path,
                                  agent="kube-probe/1.30")))  # fmt: skip
-    calls.append((20.0, Call(KCM, (AUTH,), "get", resource="configmaps", namespace="kube-system",
-                             name="extension-apiserver-authentication", kind="ConfigMap", body_out=10)))
+    calls.append((300.0, Call(KCM, (AUTH,), "watch", resource="configmaps", namespace="kube-system",
+                              long_running=True)))  # fmt: skip
     return calls
 
 

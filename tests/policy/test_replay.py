@@ -33,7 +33,7 @@ PROFILES = ["cks", "cis", "production", "minimal"]
 def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("replay") / "audit.log"
     with path.open("wb") as handle:
-        generate(handle, seconds=600, nodes=5)
+        generate(handle, seconds=1800, nodes=5)
     return path
 
 
