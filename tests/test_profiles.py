@@ -62,7 +62,11 @@ def test_production_is_the_gce_policy_with_the_sensitive_rule_first() -> None:
     levels = [r.level for r in policy.rules]
     sensitive = levels.index("Metadata")
     assert set(levels[:sensitive]) == {"None"} and levels[-3:] == ["Request", "RequestResponse", "Metadata"]
-    assert policy.rules[sensitive].resources[0].resources == ("secrets", "configmaps", "serviceaccounts/token")
+    assert policy.rules[sensitive].resources[0].resources == (
+        "secrets",
+        "configmaps",
+        "serviceaccounts/token",
+    )
 
 
 def _level(policy: Policy, **req: object) -> str:
@@ -84,8 +88,10 @@ def test_secret_reads_in_kube_system_are_logged_for_everyone(
 ) -> None:
     policy = _policy(name, {"silence_namespaces": ["kube-system"]} if name == "production" else None)
     for verb in ("get", "list", "watch"):
-        assert _level(policy, verb=verb, user=user, groups=groups, namespace="kube-system",
-                      resource="secrets") == "Metadata"  # fmt: skip
+        assert (
+            _level(policy, verb=verb, user=user, groups=groups, namespace="kube-system", resource="secrets")
+            == "Metadata"
+        )
 
 
 @pytest.mark.parametrize("name", ["cks", "cis"])
@@ -103,8 +109,19 @@ def test_kube_system_silencing_is_narrowed_to_system_identities(name: str) -> No
 @pytest.mark.parametrize("name", ["cks", "cis", "production"])
 def test_token_requests_are_logged_at_metadata_only(name: str) -> None:
     policy = _policy(name)
-    assert _level(policy, verb="create", user="bob", groups=("system:authenticated",), namespace="prod",
-                  resource="serviceaccounts", subresource="token", name="app") == "Metadata"  # fmt: skip
+    assert (
+        _level(
+            policy,
+            verb="create",
+            user="bob",
+            groups=("system:authenticated",),
+            namespace="prod",
+            resource="serviceaccounts",
+            subresource="token",
+            name="app",
+        )
+        == "Metadata"
+    )
 
 
 @pytest.mark.parametrize("name", ["cks", "cis", "production"])
@@ -113,12 +130,24 @@ def test_heartbeats_and_leader_election_are_dropped_but_event_deletes_are_kept(n
     node = {"user": "system:node:n1", "groups": ("system:nodes", "system:authenticated")}
     lease = {"api_group": "coordination.k8s.io", "resource": "leases"}
     assert _level(policy, verb="update", namespace="kube-node-lease", **lease, **node) == "None"
-    assert _level(policy, verb="update", namespace="kube-system", user="system:kube-scheduler", **lease) == "None"
+    assert (
+        _level(policy, verb="update", namespace="kube-system", user="system:kube-scheduler", **lease)
+        == "None"
+    )
     assert _level(policy, verb="update", namespace="kube-node-lease", user=None, **lease) != "None"
     assert _level(policy, verb="create", namespace="prod", resource="events", **node) == "None"
     assert _level(policy, verb="delete", namespace="prod", resource="events", **node) != "None"
-    assert _level(policy, verb="get", user="system:anonymous", groups=("system:unauthenticated",),
-                  is_resource=False, path="/version") != "None"  # fmt: skip
+    assert (
+        _level(
+            policy,
+            verb="get",
+            user="system:anonymous",
+            groups=("system:unauthenticated",),
+            is_resource=False,
+            path="/version",
+        )
+        != "None"
+    )
 
 
 def test_minimal_logs_metadata_for_everything() -> None:

@@ -31,7 +31,9 @@ def _capture(logs: list[str] | None, names: frozenset[str] | None) -> Accountant
     for skipped in capture.skipped_examples:
         say(paint("warning: ", "yellow") + f"{skipped.source}:{skipped.line}: skipped: {skipped.problem}")
     if capture.skipped > len(capture.skipped_examples):
-        say(paint("warning: ", "yellow") + f"{capture.skipped} line(s) were not audit events and were skipped")
+        say(
+            paint("warning: ", "yellow") + f"{capture.skipped} line(s) were not audit events and were skipped"
+        )
     if not capture.cells:
         what = f" ({capture.skipped} bad line(s) skipped)" if capture.skipped else ""
         raise InvalidInput(f"{', '.join(logs)}: no audit events to replay{what}")
@@ -76,19 +78,29 @@ def replay_text(r: Replay) -> str:
     ]
     total = r.bytes or 1
     for u in r.rules:
-        est = f" (~{100 * u.estimated_bytes / u.bytes:.0f}% estimated)" if u.estimated_bytes and u.bytes else ""
+        est = (
+            f" (~{100 * u.estimated_bytes / u.bytes:.0f}% estimated)" if u.estimated_bytes and u.bytes else ""
+        )
         index = "-" if u.index is None else str(u.index)
-        lines.append(f"{index:>4}  {u.level:<15} {u.requests:>9} {u.events:>9} "
-                     f"{_human(per_day(u.bytes, r.span_seconds)):>12} {100 * u.bytes / total:>5.1f}%  "
-                     f"{u.label}{est}")  # fmt: skip
+        lines.append(
+            f"{index:>4}  {u.level:<15} {u.requests:>9} {u.events:>9} "
+            f"{_human(per_day(u.bytes, r.span_seconds)):>12} {100 * u.bytes / total:>5.1f}%  "
+            f"{u.label}{est}"
+        )
     t = r.totals()
-    lines += ["", f"total: {t['requests']} requests, {t['events']} events, {_human(t['bytes_per_day'])}/day raw, "
-              f"~{_human(t['gzip_bytes_per_day'])}/day gzipped (ratio measured on a sample: {r.gzip_ratio:.3f})"
-              + (f"; {_human(r.estimated_bytes)} of {_human(r.bytes)} estimated" if r.estimated_bytes else ""),
-              "", "largest cells (who, verb, resource, namespace):"]  # fmt: skip
+    lines += [
+        "",
+        f"total: {t['requests']} requests, {t['events']} events, {_human(t['bytes_per_day'])}/day raw, "
+        f"~{_human(t['gzip_bytes_per_day'])}/day gzipped (ratio measured on a sample: {r.gzip_ratio:.3f})"
+        + (f"; {_human(r.estimated_bytes)} of {_human(r.bytes)} estimated" if r.estimated_bytes else ""),
+        "",
+        "largest cells (who, verb, resource, namespace):",
+    ]
     for c in r.top_cells:
-        lines.append(f"  {_human(c['bytes_per_day']):>12}/day  {c['who']} {c['verb']} {c['resource']} "
-                     f"{c['namespace']}".rstrip())  # fmt: skip
+        lines.append(
+            f"  {_human(c['bytes_per_day']):>12}/day  {c['who']} {c['verb']} {c['resource']} "
+            f"{c['namespace']}".rstrip()
+        )
     lines.append("")
     if not r.violations:
         lines.append("coverage: every must-keep request (K1-K22) is kept at its level")
@@ -117,8 +129,14 @@ def replay_cmd(
         report = _capture(logs, _names(policy)).replay(policy, top=top)
         data = report.to_json()
         if html:
-            _write(html, page(f"Audit replay: {policy_file}", [(policy_file, data)],
-                              f"Replay of {', '.join(report.header['sources'])} through {policy_file}"))  # fmt: skip
+            _write(
+                html,
+                page(
+                    f"Audit replay: {policy_file}",
+                    [(policy_file, data)],
+                    f"Replay of {', '.join(report.header['sources'])} through {policy_file}",
+                ),
+            )
         if as_json:
             emit_json(data)
         else:
@@ -130,13 +148,18 @@ def replay_cmd(
 def _tune_json(p: Proposal, text: str, output: str | None) -> dict[str, Any]:
     span = p.after.span_seconds
     return {
-        "fits": p.fits, "budget_bytes_per_day": p.budget, "settings": p.settings,
-        "before": p.before.totals(), "after": p.after.totals(),
+        "fits": p.fits,
+        "budget_bytes_per_day": p.budget,
+        "settings": p.settings,
+        "before": p.before.totals(),
+        "after": p.after.totals(),
         "added_rules": [a.to_json(i, span) for i, a in enumerate(p.added)],
-        "problems": p.problems, "largest_protected_cells": p.protected,
-        "output": output, **({} if output else {"policy": text}),
+        "problems": p.problems,
+        "largest_protected_cells": p.protected,
+        "output": output,
+        **({} if output else {"policy": text}),
         "coverage": {"violations": [v.to_json() for v in p.after.violations]},
-    }  # fmt: skip
+    }
 
 
 def tune_cmd(
@@ -162,16 +185,25 @@ def tune_cmd(
         base = _load_valid(policy_file, version)
         accountant = _capture(logs, _names(base))
         proposal = Tuner(accountant, base, version).propose(per_day)
-        text = render_proposal(_read(policy_file), base, proposal.policy, proposal.added, accountant.span,
-                               version)  # fmt: skip
+        text = render_proposal(
+            _read(policy_file), base, proposal.policy, proposal.added, accountant.span, version
+        )
         if output:
             _write(output, text)
         if html:
-            summary = (f"Budget {_human(per_day)}/day: {_human(proposal.before.bytes_per_day)}/day before, "
-                       f"{_human(proposal.after.bytes_per_day)}/day after; fits: {proposal.fits}")  # fmt: skip
-            _write(html, page(f"Audit tune: {policy_file}", [("before", proposal.before.to_json()),
-                                                              ("after", proposal.after.to_json())],
-                              summary, _tune_json(proposal, text, output)))  # fmt: skip
+            summary = (
+                f"Budget {_human(per_day)}/day: {_human(proposal.before.bytes_per_day)}/day before, "
+                f"{_human(proposal.after.bytes_per_day)}/day after; fits: {proposal.fits}"
+            )
+            _write(
+                html,
+                page(
+                    f"Audit tune: {policy_file}",
+                    [("before", proposal.before.to_json()), ("after", proposal.after.to_json())],
+                    summary,
+                    _tune_json(proposal, text, output),
+                ),
+            )
         _summary(proposal)
         if as_json:
             emit_json(_tune_json(proposal, text, output))
@@ -188,18 +220,22 @@ def _summary(p: Proposal) -> None:
     for setting in p.settings:
         say(f"  set {setting}")
     for a in p.added:
-        say(f"  add {a.rule.level:<8} {'; '.join(a.cells)}  (-{_human(a.saved_bytes * 86400 / p.after.span_seconds)}"
-            "/day)")  # fmt: skip
+        saved = _human(a.saved_bytes * 86400 / p.after.span_seconds)
+        say(f"  add {a.rule.level:<8} {'; '.join(a.cells)}  (-{saved}/day)")
     say(f"after: {_human(p.after.bytes_per_day)}/day")
     for problem in p.problems:
         say(paint("problem: ", "red") + problem)
     if p.fits:
         say(paint("fits the budget", "green"))
         return
-    say(paint("does not fit: ", "red") + f"{_human(p.after.bytes_per_day - p.budget)}/day over, "
-        "and the rest is protected traffic; the largest protected cells:")  # fmt: skip
+    say(
+        paint("does not fit: ", "red") + f"{_human(p.after.bytes_per_day - p.budget)}/day over, "
+        "and the rest is protected traffic; the largest protected cells:"
+    )
     for c in p.protected:
-        say(f"  {_human(c['bytes_per_day']):>12}/day  {c['who']} {c['verb']} {c['resource']} {c['namespace']}")
+        say(
+            f"  {_human(c['bytes_per_day']):>12}/day  {c['who']} {c['verb']} {c['resource']} {c['namespace']}"
+        )
 
 
 def register(app: typer.Typer) -> None:

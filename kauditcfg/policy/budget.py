@@ -8,9 +8,15 @@ from kauditcfg.errors import UsageError
 
 UNITS: dict[str, int] = {
     "b": 1,
-    "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
-    "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
-}  # fmt: skip
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
 PERIODS: dict[str, int] = {"d": 1, "day": 1, "h": 24, "hour": 24}  # how many fit in one day
 _BUDGET = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*/\s*([A-Za-z]+)\s*")
 

@@ -22,8 +22,15 @@ from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.model import LEVEL_RANK, Decision, Policy, Request, Rule
 from kauditcfg.policy.replay_coverage import needs, problem
 from kauditcfg.policy.replay_read import (
-    BYTES, EVENTS, REQ_BYTES, REQ_MF, REQ_N, RESP_BYTES, RESP_MF, RESP_N, Capture, CellKey,
-)  # fmt: skip
+    BYTES,
+    EVENTS,
+    REQ_BYTES,
+    REQ_MF,
+    RESP_BYTES,
+    RESP_MF,
+    Capture,
+    CellKey,
+)
 
 DAY = 86400.0
 TERMINAL = ("ResponseComplete", "Panic")
@@ -43,10 +50,16 @@ class RuleUsage:
 
     def to_json(self, span: float) -> dict[str, Any]:
         return {
-            "index": self.index, "level": self.level, "label": self.label, "events": self.events,
-            "requests": self.requests, "bytes": self.bytes, "bytes_per_day": per_day(self.bytes, span),
-            "estimated_bytes": self.estimated_bytes, "matched_events": self.matched_events,
-        }  # fmt: skip
+            "index": self.index,
+            "level": self.level,
+            "label": self.label,
+            "events": self.events,
+            "requests": self.requests,
+            "bytes": self.bytes,
+            "bytes_per_day": per_day(self.bytes, span),
+            "estimated_bytes": self.estimated_bytes,
+            "matched_events": self.matched_events,
+        }
 
 
 @dataclass
@@ -58,8 +71,12 @@ class Finding:
     examples: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"row": self.row, "count": self.count, "example": self.examples[0] if self.examples else "",
-                "examples": self.examples}  # fmt: skip
+        return {
+            "row": self.row,
+            "count": self.count,
+            "example": self.examples[0] if self.examples else "",
+            "examples": self.examples,
+        }
 
 
 @dataclass
@@ -83,11 +100,13 @@ class Replay:
 
     def totals(self) -> dict[str, Any]:
         return {
-            "events": self.events, "requests": self.requests, "bytes": self.bytes,
+            "events": self.events,
+            "requests": self.requests,
+            "bytes": self.bytes,
             "bytes_per_day": self.bytes_per_day,
             "gzip_bytes_per_day": round(self.bytes_per_day * self.gzip_ratio),
             "estimated_bytes": self.estimated_bytes,
-        }  # fmt: skip
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,8 +115,10 @@ class Replay:
             "totals": self.totals(),
             "rules": [r.to_json(self.span_seconds) for r in self.rules],
             "top_cells": self.top_cells,
-            "coverage": {"violations": [v.to_json() for v in self.violations],
-                         "advisories": [a.to_json() for a in self.advisories]},  # fmt: skip
+            "coverage": {
+                "violations": [v.to_json() for v in self.violations],
+                "advisories": [a.to_json() for a in self.advisories],
+            },
             "skipped_lines": self.skipped_lines,
         }
 
@@ -120,8 +141,16 @@ def request_of_cell(key: CellKey) -> Request:
     user, groups, verb, namespace, group, resource, sub, name, path = key[:9]
     if path is not None:
         return Request(verb=verb, user=user, groups=groups, is_resource=False, path=path)
-    return Request(verb=verb, user=user, groups=groups, namespace=namespace, api_group=group, resource=resource,
-                   subresource=sub, name=name or "")  # fmt: skip
+    return Request(
+        verb=verb,
+        user=user,
+        groups=groups,
+        namespace=namespace,
+        api_group=group,
+        resource=resource,
+        subresource=sub,
+        name=name or "",
+    )
 
 
 def rule_label(rule: Rule) -> str:
@@ -195,8 +224,11 @@ def _who(user: str | None) -> str:
 
 
 def _cell_label(key: CellKey) -> dict[str, Any]:
-    what = key[8] if key[8] is not None else (
-        (f"{key[4]}/" if key[4] else "") + key[5] + (f"/{key[6]}" if key[6] else ""))  # fmt: skip
+    what = (
+        key[8]
+        if key[8] is not None
+        else ((f"{key[4]}/" if key[4] else "") + key[5] + (f"/{key[6]}" if key[6] else ""))
+    )
     return {"who": _who(key[0]), "verb": key[2], "resource": what, "namespace": key[3]}
 
 
@@ -217,8 +249,9 @@ class Accountant:
         stages = {key[9] for key in capture.cells}
         # Requests are counted by their final stage line (one per auditID); a capture that omitted
         # it is counted by whichever stage it kept.
-        self.count_stages = next((s for s in (TERMINAL, ("ResponseStarted",), ("RequestReceived",))
-                                  if stages & set(s)), TERMINAL)  # fmt: skip
+        self.count_stages = next(
+            (s for s in (TERMINAL, ("ResponseStarted",), ("RequestReceived",)) if stages & set(s)), TERMINAL
+        )
 
     def decisions(self, policy: Policy) -> Callable[[CellKey], Decision]:
         evaluator = Evaluator(policy)
@@ -244,8 +277,9 @@ class Accountant:
             estimated = 0
             if measured:
                 estimated = self.estimates.missing(
-                    key, acc, LEVEL_RANK[d.level], d.omit_managed_fields, LEVEL_RANK.get(key[11], 0))
-            out[key] = (measured, estimated, d)  # fmt: skip
+                    key, acc, LEVEL_RANK[d.level], d.omit_managed_fields, LEVEL_RANK.get(key[11], 0)
+                )
+            out[key] = (measured, estimated, d)
         return out
 
     def total(self, policy: Policy) -> int:
@@ -282,27 +316,49 @@ class Accountant:
             self._coverage(key, acc, d, terminal, findings, advice)
         rules = list(usage.values()) + ([nomatch] if nomatch.matched_events else [])
         top_cells = [
-            {"who": k[0], "verb": k[1], "resource": k[2], "namespace": k[3], "bytes": v[0],
-             "bytes_per_day": per_day(v[0], self.span), "events": v[1]}
+            {
+                "who": k[0],
+                "verb": k[1],
+                "resource": k[2],
+                "namespace": k[3],
+                "bytes": v[0],
+                "bytes_per_day": per_day(v[0], self.span),
+                "events": v[1],
+            }
             for k, v in sorted(cells.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
-        ]  # fmt: skip
+        ]
         return Replay(
-            span_seconds=round(self.span, 3), rules=rules, events=events, requests=requests, bytes=size,
-            estimated_bytes=estimated, gzip_ratio=gzip_ratio(cap.samples, policy), top_cells=top_cells,
+            span_seconds=round(self.span, 3),
+            rules=rules,
+            events=events,
+            requests=requests,
+            bytes=size,
+            estimated_bytes=estimated,
+            gzip_ratio=gzip_ratio(cap.samples, policy),
+            top_cells=top_cells,
             violations=sorted(findings.values(), key=_row_order),
             advisories=sorted(advice.values(), key=_row_order),
-            skipped_lines=cap.skipped, header=self.header(),
-        )  # fmt: skip
+            skipped_lines=cap.skipped,
+            header=self.header(),
+        )
 
-    def _coverage(self, key: CellKey, acc: list[int], d: Decision, terminal: bool,
-                  findings: dict[str, Finding], advice: dict[str, Finding]) -> None:  # fmt: skip
+    def _coverage(
+        self,
+        key: CellKey,
+        acc: list[int],
+        d: Decision,
+        terminal: bool,
+        findings: dict[str, Finding],
+        advice: dict[str, Finding],
+    ) -> None:
         for need in needs(self.requests[key[:9]], key[10]):
             why = problem(need, d.level, d.omit_stages, key[9])
             stage_problem = why is not None and why.startswith("stage")
             if why is not None and (terminal or stage_problem):
                 _note(findings, need.row, acc[EVENTS], f"{describe(key, self.capture.examples[key])}: {why}")
             elif why is None and terminal and need.wanted and LEVEL_RANK[d.level] < LEVEL_RANK[need.wanted]:
-                text = f"{describe(key, self.capture.examples[key])}: logged at {d.level}, detections want {need.wanted}"
+                example = describe(key, self.capture.examples[key])
+                text = f"{example}: logged at {d.level}, detections want {need.wanted}"
                 _note(advice, need.row, acc[EVENTS], text)
 
     def header(self) -> dict[str, Any]:
@@ -313,12 +369,15 @@ class Accountant:
             levels[key[11]] = levels.get(key[11], 0) + acc[EVENTS]
             stages[key[9]] = stages.get(key[9], 0) + acc[EVENTS]
         return {
-            "sources": cap.sources, "lines": cap.lines, "first": cap.first, "last": cap.last,
+            "sources": cap.sources,
+            "lines": cap.lines,
+            "first": cap.first,
+            "last": cap.last,
             "capture_levels": dict(sorted(levels.items(), key=lambda kv: LEVEL_RANK.get(kv[0], 9))),
             "capture_stages": dict(sorted(stages.items())),
             "note": "requests the capture policy did not log are invisible here; what it logged below the "
-                    "candidate's level is estimated from requests of the same kind that carry bodies",
-        }  # fmt: skip
+            "candidate's level is estimated from requests of the same kind that carry bodies",
+        }
 
 
 def _note(into: dict[str, Finding], row: str, count: int, example: str) -> None:
@@ -342,11 +401,23 @@ def _request_of_dict(ev: dict[str, Any]) -> Request:
     groups = tuple(user.get("groups") or ())
     ref = ev.get("objectRef")
     if not isinstance(ref, dict):
-        return Request(verb=ev.get("verb", ""), user=name, groups=groups, is_resource=False,
-                       path=str(ev.get("requestURI", "")).split("?", 1)[0])  # fmt: skip
-    return Request(verb=ev.get("verb", ""), user=name, groups=groups, namespace=ref.get("namespace", ""),
-                   api_group=ref.get("apiGroup", ""), resource=ref.get("resource", ""),
-                   subresource=ref.get("subresource", ""), name=ref.get("name", ""))  # fmt: skip
+        return Request(
+            verb=ev.get("verb", ""),
+            user=name,
+            groups=groups,
+            is_resource=False,
+            path=str(ev.get("requestURI", "")).split("?", 1)[0],
+        )
+    return Request(
+        verb=ev.get("verb", ""),
+        user=name,
+        groups=groups,
+        namespace=ref.get("namespace", ""),
+        api_group=ref.get("apiGroup", ""),
+        resource=ref.get("resource", ""),
+        subresource=ref.get("subresource", ""),
+        name=ref.get("name", ""),
+    )
 
 
 def strip_managed_fields(body: Any) -> None:

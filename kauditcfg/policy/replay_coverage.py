@@ -16,8 +16,17 @@ from dataclasses import dataclass
 from kauditcfg.policy.model import LEVEL_RANK, Request
 
 WRITES = frozenset({"create", "update", "patch", "delete", "deletecollection"})
-WORKLOADS = frozenset({("", "pods"), ("apps", "deployments"), ("apps", "daemonsets"), ("apps", "statefulsets"),
-                       ("apps", "replicasets"), ("batch", "jobs"), ("batch", "cronjobs")})  # fmt: skip
+WORKLOADS = frozenset(
+    {
+        ("", "pods"),
+        ("apps", "deployments"),
+        ("apps", "daemonsets"),
+        ("apps", "statefulsets"),
+        ("apps", "replicasets"),
+        ("batch", "jobs"),
+        ("batch", "cronjobs"),
+    }
+)
 RBAC = frozenset({"roles", "clusterroles", "rolebindings", "clusterrolebindings"})
 WEBHOOKS = frozenset({"mutatingwebhookconfigurations", "validatingwebhookconfigurations"})
 HEALTH = ("/healthz", "/livez", "/readyz")
@@ -86,7 +95,11 @@ def needs(req: Request, code: int) -> list[Need]:
         found.append(Need("K17", wanted="Request"))
     elif group == "admissionregistration.k8s.io" and res in WEBHOOKS and verb in WRITES:
         found.append(Need("K18"))
-    elif group == "certificates.k8s.io" and res == "certificatesigningrequests" and verb in ("create", "update"):
+    elif (
+        group == "certificates.k8s.io"
+        and res == "certificatesigningrequests"
+        and verb in ("create", "update")
+    ):
         found.append(Need("K19"))
     elif res == "events" and group in ("", "events.k8s.io") and verb in ("delete", "deletecollection"):
         found.append(Need("K21"))
@@ -107,50 +120,83 @@ def problem(need: Need, level: str, omit_stages: tuple[str, ...], stage: str) ->
     return None
 
 
-def _req(verb: str, user: str | None, groups: tuple[str, ...], resource: str = "", group: str = "",
-         sub: str = "", namespace: str = "", name: str = "", path: str = "") -> Request:  # fmt: skip
-    return Request(verb=verb, user=user, groups=groups, is_resource=not path, namespace=namespace,
-                   api_group=group, resource=resource, subresource=sub, name=name, path=path)  # fmt: skip
+Identity = tuple[str | None, tuple[str, ...]]
+_AUTH = "system:authenticated"
+_PEOPLE: tuple[Identity, ...] = (
+    ("alice", ("developers", _AUTH)),
+    (
+        "system:serviceaccount:default:app",
+        ("system:serviceaccounts", "system:serviceaccounts:default", _AUTH),
+    ),
+)
+_ANON: Identity = ("system:anonymous", ("system:unauthenticated",))
+_NOBODY: Identity = (None, ())
+# (row, verbs, group, resource, subresource, namespace, status code), asked by each of _PEOPLE.
+_ASKED: tuple[tuple[str, tuple[str, ...], str, str, str, str, int], ...] = (
+    ("K1", ("get", "list", "watch", "create"), "", "secrets", "", "kube-system", 200),
+    ("K1", ("get", "list"), "", "secrets", "", "default", 200),
+    ("K2", ("get", "update"), "", "configmaps", "", "kube-system", 200),
+    ("K3", ("create",), "authentication.k8s.io", "tokenreviews", "", "", 201),
+    ("K4", ("create",), "", "serviceaccounts", "token", "default", 201),
+    ("K5", ("get", "create"), "", "pods", "exec", "default", 101),
+    ("K5", ("get", "create"), "", "pods", "attach", "default", 101),
+    ("K6", ("get", "create"), "", "pods", "portforward", "default", 101),
+    ("K7", ("get",), "", "pods", "proxy", "default", 200),
+    ("K7", ("get",), "", "services", "proxy", "default", 200),
+    ("K7", ("get",), "", "nodes", "proxy", "", 200),
+    ("K8", ("patch",), "", "pods", "ephemeralcontainers", "default", 200),
+    ("K9", ("create", "update", "delete"), "", "pods", "", "default", 200),
+    ("K9", ("create", "update", "delete"), "apps", "deployments", "", "default", 200),
+    ("K10", ("create", "update", "delete"), "rbac.authorization.k8s.io", "clusterrolebindings", "", "", 200),
+    ("K10", ("create", "update", "delete"), "rbac.authorization.k8s.io", "roles", "", "default", 200),
+    ("K14", ("create",), "", "services", "", "default", 201),
+    ("K15", ("create", "delete"), "", "namespaces", "", "", 200),
+    ("K16", ("create",), "", "nodes", "", "", 201),
+    ("K17", ("create",), "networking.k8s.io", "ingresses", "", "default", 201),
+    ("K18", ("create",), "admissionregistration.k8s.io", "validatingwebhookconfigurations", "", "", 201),
+    ("K19", ("create",), "certificates.k8s.io", "certificatesigningrequests", "", "", 201),
+    ("K21", ("delete", "deletecollection"), "", "events", "", "default", 200),
+    ("K21", ("delete", "deletecollection"), "events.k8s.io", "events", "", "default", 200),
+)
 
 
-_AUTH = ("system:authenticated",)
-_HUMAN = ("alice", ("developers", *_AUTH))
-_SA = ("system:serviceaccount:default:app", ("system:serviceaccounts", "system:serviceaccounts:default", *_AUTH))
-_ANON = ("system:anonymous", ("system:unauthenticated",))
+def _req(
+    verb: str,
+    who: Identity,
+    group: str = "",
+    resource: str = "",
+    sub: str = "",
+    namespace: str = "",
+    path: str = "",
+) -> Request:
+    return Request(
+        verb=verb,
+        user=who[0],
+        groups=who[1],
+        is_resource=not path,
+        namespace=namespace,
+        api_group=group,
+        resource=resource,
+        subresource=sub,
+        path=path,
+    )
 
 
 def probes() -> list[tuple[str, Request, int]]:
     """Synthetic requests, one or more per row, to run through a policy: (row, request, status code)."""
-    out: list[tuple[str, Request, int]] = []
-    for who in (_HUMAN, _SA):
-        for ns in ("kube-system", "default"):
-            out += [("K1", _req(v, *who, "secrets", namespace=ns), 200) for v in ("get", "list", "watch", "create")]
-            out += [("K2", _req(v, *who, "configmaps", namespace=ns), 200) for v in ("get", "update")]
-        out.append(("K3", _req("create", *who, "tokenreviews", "authentication.k8s.io"), 201))
-        out.append(("K4", _req("create", *who, "serviceaccounts", sub="token", namespace="default", name="x"), 201))
-        for sub in ("exec", "attach", "portforward"):
-            out += [("K5" if sub != "portforward" else "K6", _req(v, *who, "pods", sub=sub, namespace="default"), 101)
-                    for v in ("get", "create")]  # fmt: skip
-        out += [("K7", _req("get", *who, r, sub="proxy", namespace=ns), 200)
-                for r, ns in (("pods", "default"), ("services", "default"), ("nodes", ""))]  # fmt: skip
-        out.append(("K8", _req("patch", *who, "pods", sub="ephemeralcontainers", namespace="default"), 200))
-        out += [("K9", _req(v, *who, r, g, namespace="default"), 200)
-                for v in ("create", "update", "delete") for g, r in (("", "pods"), ("apps", "deployments"))]
-        out += [("K10", _req(v, *who, r, "rbac.authorization.k8s.io"), 200)
-                for v in ("create", "update", "delete") for r in ("clusterrolebindings", "roles")]  # fmt: skip
-        out.append(("K14", _req("create", *who, "services", namespace="default"), 201))
-        out += [("K15", _req(v, *who, "namespaces"), 200) for v in ("create", "delete")]
-        out.append(("K16", _req("create", *who, "nodes"), 201))
-        out.append(("K17", _req("create", *who, "ingresses", "networking.k8s.io", namespace="default"), 201))
-        out.append(("K18", _req("create", *who, "validatingwebhookconfigurations", "admissionregistration.k8s.io"),
-                    201))  # fmt: skip
-        out.append(("K19", _req("create", *who, "certificatesigningrequests", "certificates.k8s.io"), 201))
-        out += [("K21", _req(v, *who, "events", g, namespace="default"), 200)
-                for v in ("delete", "deletecollection") for g in ("", "events.k8s.io")]  # fmt: skip
-    out += [("K11", _req("get", *_ANON, "namespaces"), 403), ("K11", _req("get", *_ANON, path="/api/v1"), 403)]
-    out += [("K12", _req("list", None, (), "secrets", namespace="kube-system"), 401),
-            ("K12", _req("get", None, (), "leases", "coordination.k8s.io", namespace="kube-node-lease"), 401),
-            ("K12", _req("get", None, (), path="/apis"), 401)]  # fmt: skip
-    out += [("K13", _req("list", *_SA, "secrets", namespace="kube-system"), 403)]
-    out += [("K20", _req(v, *_HUMAN, "pods", namespace="default"), 200) for v in ("get", "list", "watch")]
+    out = [
+        (row, _req(verb, who, group, resource, sub, namespace), code)
+        for who in _PEOPLE
+        for row, verbs, group, resource, sub, namespace, code in _ASKED
+        for verb in verbs
+    ]
+    out += [
+        ("K11", _req("get", _ANON, "", "namespaces"), 403),
+        ("K11", _req("get", _ANON, path="/api/v1"), 403),
+        ("K12", _req("list", _NOBODY, "", "secrets", namespace="kube-system"), 401),
+        ("K12", _req("get", _NOBODY, "coordination.k8s.io", "leases", namespace="kube-node-lease"), 401),
+        ("K12", _req("get", _NOBODY, path="/apis"), 401),
+        ("K13", _req("list", _PEOPLE[1], "", "secrets", namespace="kube-system"), 403),
+    ]
+    out += [("K20", _req(verb, _PEOPLE[0], "", "pods", namespace="default"), 200) for verb in ("get", "list")]
     return out

@@ -16,17 +16,19 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from typing import BinaryIO
+from types import ModuleType
+from typing import BinaryIO, cast
 
 import msgspec
 
 from kauditcfg.errors import InvalidInput
 from kauditcfg.policy.parallel import _cuts, _Range
 
+_gzip: ModuleType
 try:  # python-isal decompresses about 2.5x faster than zlib (same API as gzip)
     from isal import igzip as _gzip
 except ImportError:  # pragma: no cover - isal is a dependency; a bare install still works
-    _gzip = gzip  # type: ignore[no-redef]
+    _gzip = gzip
 
 BLOCK = 4 << 20
 PARALLEL_BYTES = 24 << 20
@@ -208,12 +210,36 @@ class _Reader:
             status = ev.responseStatus
             code = status.code if status is not None else 0
             if ref is None:
-                key: CellKey = (who, groups, ev.verb, "", "", "", "", None, ev.requestURI.split("?", 1)[0],
-                                ev.stage, code, ev.level)  # fmt: skip
+                key: CellKey = (
+                    who,
+                    groups,
+                    ev.verb,
+                    "",
+                    "",
+                    "",
+                    "",
+                    None,
+                    ev.requestURI.split("?", 1)[0],
+                    ev.stage,
+                    code,
+                    ev.level,
+                )
             else:
                 name = ref.name if keep_names is None or ref.name in keep_names else None
-                key = (who, groups, ev.verb, ref.namespace, ref.apiGroup, ref.resource, ref.subresource, name,
-                       None, ev.stage, code, ev.level)  # fmt: skip
+                key = (
+                    who,
+                    groups,
+                    ev.verb,
+                    ref.namespace,
+                    ref.apiGroup,
+                    ref.resource,
+                    ref.subresource,
+                    name,
+                    None,
+                    ev.stage,
+                    code,
+                    ev.level,
+                )
             acc = cells.get(key)
             if acc is None:
                 acc = cells[key] = [0, 0, 0, 0, 0, 0, 0, 0]
@@ -273,7 +299,7 @@ def _open(path: str) -> BinaryIO:
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
     if path.endswith(".gz") or head == b"\x1f\x8b":
-        return _gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return cast(BinaryIO, _gzip.GzipFile(fileobj=raw, mode="rb"))
     return raw
 
 
@@ -374,7 +400,9 @@ def _units(paths: list[str], cores: int) -> list[tuple[str, int, int | None]]:
                 compressed = compressed or start[:2] == b"\x1f\x8b"
             except OSError as exc:
                 raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from None
-            plain_lines = start.lstrip(BOM)[:1] == b"{" and b'"EventList"' not in start[: start.find(b"\n") + 1]
+            plain_lines = (
+                start.lstrip(BOM)[:1] == b"{" and b'"EventList"' not in start[: start.find(b"\n") + 1]
+            )
         if path != "-" and not compressed and plain_lines and size >= PARALLEL_BYTES and cores > 1:
             cuts = _cuts(path, cores)
             units.extend((path, cuts[i], cuts[i + 1]) for i in range(cores) if cuts[i + 1] > cuts[i])

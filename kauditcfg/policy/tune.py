@@ -26,8 +26,12 @@ from kauditcfg.versions import Version, supports_omit_managed_fields
 READS = frozenset({"get", "list", "watch"})
 CHURN = frozenset({("coordination.k8s.io", "leases"), ("", "events"), ("events.k8s.io", "events")})
 NODES = "system:nodes"
-REVIEWS = frozenset({("authorization.k8s.io", r) for r in
-                     ("subjectaccessreviews", "localsubjectaccessreviews", "selfsubjectaccessreviews")})
+REVIEWS = frozenset(
+    {
+        ("authorization.k8s.io", r)
+        for r in ("subjectaccessreviews", "localsubjectaccessreviews", "selfsubjectaccessreviews")
+    }
+)
 
 # (subject kind, subject, verb, group, resource, subresource, namespace, path)
 TuneCell = tuple[str, str, str, str, str, str, str, str | None]
@@ -41,9 +45,14 @@ class Added:
     cells: list[str]
 
     def to_json(self, index: int, span: float) -> dict[str, Any]:
-        return {"index": index, "level": self.rule.level, "rule": rule_json(self.rule),
-                "saved_bytes_per_day": per_day(self.saved_bytes, span),
-                "saved_events_per_day": per_day(self.saved_events, span), "cells": self.cells}  # fmt: skip
+        return {
+            "index": index,
+            "level": self.rule.level,
+            "rule": rule_json(self.rule),
+            "saved_bytes_per_day": per_day(self.saved_bytes, span),
+            "saved_events_per_day": per_day(self.saved_events, span),
+            "cells": self.cells,
+        }
 
 
 @dataclass
@@ -64,8 +73,13 @@ class Proposal:
 
 def rule_json(rule: Rule) -> dict[str, Any]:
     out: dict[str, Any] = {"level": rule.level}
-    for name, value in (("users", rule.users), ("userGroups", rule.user_groups), ("verbs", rule.verbs),
-                        ("namespaces", rule.namespaces), ("nonResourceURLs", rule.non_resource_urls)):  # fmt: skip
+    for name, value in (
+        ("users", rule.users),
+        ("userGroups", rule.user_groups),
+        ("verbs", rule.verbs),
+        ("namespaces", rule.namespaces),
+        ("nonResourceURLs", rule.non_resource_urls),
+    ):
         if value:
             out[name] = list(value)
     if rule.resources:
@@ -90,8 +104,13 @@ def _rule_for(cell: TuneCell, level: str) -> Rule:
     if path is not None:
         return Rule(level=level, verbs=(verb,), non_resource_urls=(path,), **who)
     name = f"{resource}/{sub}" if sub else resource
-    return Rule(level=level, verbs=(verb,), namespaces=(namespace,),
-                resources=(GroupResources(group=group, resources=(name,)),), **who)  # fmt: skip
+    return Rule(
+        level=level,
+        verbs=(verb,),
+        namespaces=(namespace,),
+        resources=(GroupResources(group=group, resources=(name,)),),
+        **who,
+    )
 
 
 def _levels_for(cell: TuneCell) -> tuple[str, ...]:
@@ -101,7 +120,7 @@ def _levels_for(cell: TuneCell) -> tuple[str, ...]:
         return ("None",)
     if (group, resource) in CHURN and verb not in ("delete", "deletecollection"):
         return ("None",)
-    if verb in ("update", "patch") and sub == "status" or (group, resource) in REVIEWS:
+    if (verb in ("update", "patch") and sub == "status") or (group, resource) in REVIEWS:
         # A controller's or kubelet's status report, a delegated authorization check: first their
         # bodies, then, if the budget still needs it, the line.
         return ("Metadata", "None")
@@ -110,7 +129,9 @@ def _levels_for(cell: TuneCell) -> tuple[str, ...]:
 
 def _describe(cell: TuneCell) -> str:
     _, subject, verb, group, resource, sub, namespace, path = cell
-    what = path if path is not None else ((f"{group}/" if group else "") + resource + (f"/{sub}" if sub else ""))
+    what = (
+        path if path is not None else ((f"{group}/" if group else "") + resource + (f"/{sub}" if sub else ""))
+    )
     return f"{subject} {verb} {what}" + (f" in {namespace}" if namespace else "")
 
 
@@ -130,8 +151,11 @@ class Tuner:
             if cell is not None:
                 self.cells.setdefault(cell, []).append(key)
         self.protected.extend(req for _, req, _ in probes())
-        self.protected_cells = {c for c, keys in self.cells.items()
-                                if any(rule_matches(_rule_for(c, "None"), r) for r in self.protected)}  # fmt: skip
+        self.protected_cells = {
+            c
+            for c, keys in self.cells.items()
+            if any(rule_matches(_rule_for(c, "None"), r) for r in self.protected)
+        }
 
     def settings(self) -> tuple[Policy, list[str]]:
         policy, done = self.base, []
@@ -143,8 +167,9 @@ class Tuner:
             done.append("omitManagedFields: true")
         return policy, done
 
-    def _saving(self, policy: Policy, costs: dict[CellKey, tuple[int, int, Decision]],
-                cell: TuneCell, level: str) -> tuple[int, int]:  # fmt: skip
+    def _saving(
+        self, policy: Policy, costs: dict[CellKey, tuple[int, int, Decision]], cell: TuneCell, level: str
+    ) -> tuple[int, int]:
         """Bytes and events a rule for `cell` at `level` would save under `policy`."""
         after = Decision(level, sorted_stages(policy.omit_stages), policy.omit_managed_fields, 0)
         saved = events = 0
@@ -191,7 +216,9 @@ class Tuner:
                 chosen, total = trial_rules, new_total
         added = merge_verbs(list(chosen.values()))
         proposal_policy = replace(policy, rules=(*(a.rule for a in added), *self.base.rules))
-        proposal = Proposal(proposal_policy, budget, settings, added, before, self.acc.replay(proposal_policy))
+        proposal = Proposal(
+            proposal_policy, budget, settings, added, before, self.acc.replay(proposal_policy)
+        )
         proposal.problems = self.verify(proposal)
         if proposal.after.bytes_per_day > budget:
             proposal.protected = self.largest_protected(proposal_policy)
@@ -204,14 +231,19 @@ class Tuner:
         for row, req, _ in probes():
             was, now = base.evaluate(req).level, new.evaluate(req).level
             if LEVEL_RANK[now] < LEVEL_RANK[was]:
-                problems.append(f"probe {row} ({req.user} {req.verb} {req.resource or req.path}): {was} -> {now}")
+                problems.append(
+                    f"probe {row} ({req.user} {req.verb} {req.resource or req.path}): {was} -> {now}"
+                )
         before = {v.row: v.count for v in proposal.before.violations}
         for v in proposal.after.violations:
             if v.count > before.get(v.row, 0):
                 problems.append(f"must-keep row {v.row} lost: {v.examples[0] if v.examples else ''}")
         known = {_unindexed(f.message) for f in lint_policy(self.base, self.version) if f.severity == "high"}
-        problems += [f"lint: {f.message}" for f in lint_policy(proposal.policy, self.version)
-                     if f.severity == "high" and _unindexed(f.message) not in known]  # fmt: skip
+        problems += [
+            f"lint: {f.message}"
+            for f in lint_policy(proposal.policy, self.version)
+            if f.severity == "high" and _unindexed(f.message) not in known
+        ]
         return problems
 
     def largest_protected(self, policy: Policy, top: int = 10) -> list[dict[str, Any]]:
@@ -227,8 +259,16 @@ class Tuner:
             label = (who, key[2], what, key[3])
             sums[label] = sums.get(label, 0) + measured + guessed
         ordered = sorted(sums.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        return [{"who": k[0], "verb": k[1], "resource": k[2], "namespace": k[3],
-                 "bytes_per_day": per_day(v, self.acc.span)} for k, v in ordered]  # fmt: skip
+        return [
+            {
+                "who": k[0],
+                "verb": k[1],
+                "resource": k[2],
+                "namespace": k[3],
+                "bytes_per_day": per_day(v, self.acc.span),
+            }
+            for k, v in ordered
+        ]
 
 
 def _unindexed(message: str) -> str:

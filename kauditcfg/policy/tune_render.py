@@ -29,9 +29,14 @@ def rule_lines(rule: Rule, indent: str, comment: str | None = None) -> list[str]
     pad = indent + "  "
     out = [f"{indent}# {line}" for line in (comment or "").splitlines()]
     out.append(f"{indent}- level: {json.dumps(rule.level)}")
-    for name, value in (("users", rule.users), ("userGroups", rule.user_groups), ("verbs", rule.verbs),
-                        ("namespaces", rule.namespaces), ("nonResourceURLs", rule.non_resource_urls),
-                        ("omitStages", rule.omit_stages)):  # fmt: skip
+    for name, value in (
+        ("users", rule.users),
+        ("userGroups", rule.user_groups),
+        ("verbs", rule.verbs),
+        ("namespaces", rule.namespaces),
+        ("nonResourceURLs", rule.non_resource_urls),
+        ("omitStages", rule.omit_stages),
+    ):
         if value:
             out.append(f"{pad}{name}: {_q(value)}")
     if rule.resources:
@@ -88,11 +93,12 @@ def _inserted(base_text: str, base: Policy, proposal: Policy, new_rules: list[st
     before = base_text[: match.start()]
     added_head = "".join(f"{line}\n" for line in head)
     rest = after if after.startswith("\n") else "\n" + after
-    return f"{before}{added_head}{base_text[match.start():match.end()]}\n{body}{rest[1:]}"
+    return f"{before}{added_head}{base_text[match.start() : match.end()]}\n{body}{rest[1:]}"
 
 
-def render_proposal(base_text: str, base: Policy, proposal: Policy, added: list[Added], span: float,
-                    version: Version) -> str:  # fmt: skip
+def render_proposal(
+    base_text: str, base: Policy, proposal: Policy, added: list[Added], span: float, version: Version
+) -> str:
     """The YAML of `proposal`, as close to `base_text` as possible; always loads back to `proposal`."""
     new_rules: list[str] = []
     comments: dict[int, str] = {}
@@ -107,7 +113,11 @@ def render_proposal(base_text: str, base: Policy, proposal: Policy, added: list[
 
 def _loads_as(text: str, policy: Policy, version: Version) -> bool:
     result = validate_policy_text(text, "proposal", version)
-    return result.policy is not None and result.policy.rules == policy.rules and (
-        set(result.policy.omit_stages) == set(policy.omit_stages)
-        and result.policy.omit_managed_fields == policy.omit_managed_fields
+    return (
+        result.policy is not None
+        and result.policy.rules == policy.rules
+        and (
+            set(result.policy.omit_stages) == set(policy.omit_stages)
+            and result.policy.omit_managed_fields == policy.omit_managed_fields
+        )
     )

@@ -18,13 +18,13 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 AUTH = "system:authenticated"
 KCM = "system:kube-controller-manager"
 SCHED = "system:kube-scheduler"
@@ -72,7 +72,9 @@ def _meta(name: str, namespace: str, manager: str, rng: random.Random, fields: i
     return meta
 
 
-def _object(kind: str, api: str, name: str, ns: str, manager: str, rng: random.Random, spec: int) -> dict[str, Any]:
+def _object(
+    kind: str, api: str, name: str, ns: str, manager: str, rng: random.Random, spec: int
+) -> dict[str, Any]:
     return {
         "kind": kind,
         "apiVersion": api,
@@ -123,13 +125,18 @@ def _uri(c: Call) -> str:
 def events_of(c: Call, t: float, rng: random.Random) -> Iterator[dict[str, Any]]:
     """The stage lines of one request, in the field order kube-apiserver writes."""
     audit_id = str(uuid.UUID(int=rng.getrandbits(128)))
-    stages = ["RequestReceived", "ResponseStarted", "ResponseComplete"] if c.long_running else [
-        "RequestReceived", "ResponseComplete"]  # fmt: skip
+    stages = (
+        ["RequestReceived", "ResponseStarted", "ResponseComplete"]
+        if c.long_running
+        else ["RequestReceived", "ResponseComplete"]
+    )
     api = f"{c.group}/{c.version}" if c.group else c.version
     manager = (c.user or "unknown").rsplit(":", 1)[-1]
     source_ip = f"10.0.{rng.randint(0, 9)}.{rng.randint(1, 254)}"
     request_body = (
-        _object(c.kind, api, c.name or "new-object", c.namespace, manager, rng, c.body_in) if c.body_in else None
+        _object(c.kind, api, c.name or "new-object", c.namespace, manager, rng, c.body_in)
+        if c.body_in
+        else None
     )
     if c.body_out > 0:
         response_body: dict[str, Any] | None = _object(
@@ -141,7 +148,8 @@ def events_of(c: Call, t: float, rng: random.Random) -> Iterator[dict[str, Any]]
             "apiVersion": api,
             "metadata": {"resourceVersion": str(rng.randint(10**6, 10**8))},
             "items": [
-                _object(c.kind, api, f"{c.resource}-{i}", c.namespace, manager, rng, 12) for i in range(c.items)
+                _object(c.kind, api, f"{c.resource}-{i}", c.namespace, manager, rng, 12)
+                for i in range(c.items)
             ],
         }
     else:
@@ -159,12 +167,18 @@ def events_of(c: Call, t: float, rng: random.Random) -> Iterator[dict[str, Any]]
         }
         user: dict[str, Any] = {}
         if c.user is not None:
-            user = {"username": c.user, "uid": str(uuid.uuid5(uuid.NAMESPACE_OID, c.user)), "groups": list(c.groups)}
+            user = {
+                "username": c.user,
+                "uid": str(uuid.uuid5(uuid.NAMESPACE_OID, c.user)),
+                "groups": list(c.groups),
+            }
             if c.user.startswith("system:serviceaccount:"):
                 # Bound service-account tokens carry these (kubernetes/kubernetes pkg/serviceaccount).
                 pod = c.user.rsplit(":", 1)[-1] + "-7d9c5b6f4-x2k8p"
                 user["extra"] = {
-                    "authentication.kubernetes.io/credential-id": [f"JTI={uuid.uuid5(uuid.NAMESPACE_URL, pod)}"],
+                    "authentication.kubernetes.io/credential-id": [
+                        f"JTI={uuid.uuid5(uuid.NAMESPACE_URL, pod)}"
+                    ],
                     "authentication.kubernetes.io/node-name": ["node-0"],
                     "authentication.kubernetes.io/node-uid": [str(uuid.uuid5(uuid.NAMESPACE_DNS, "node-0"))],
                     "authentication.kubernetes.io/pod-name": [pod],
@@ -188,7 +202,9 @@ def events_of(c: Call, t: float, rng: random.Random) -> Iterator[dict[str, Any]]
         if stage != "RequestReceived":
             status: dict[str, Any] = {"metadata": {}, "code": c.code}
             if c.code >= 400:
-                status.update({"status": "Failure", "reason": "Forbidden" if c.code == 403 else "Unauthorized"})
+                status.update(
+                    {"status": "Failure", "reason": "Forbidden" if c.code == 403 else "Unauthorized"}
+                )
             ev["responseStatus"] = status
         if stage == "ResponseComplete" and c.code < 400:
             if request_body is not None:
@@ -199,13 +215,19 @@ def events_of(c: Call, t: float, rng: random.Random) -> Iterator[dict[str, Any]]
         ev["stageTimestamp"] = _ts(t + (duration if stage == "ResponseComplete" else 0.0005))
         annotations = {"authorization.k8s.io/decision": "forbid" if c.code == 403 else "allow"}
         if c.code != 401:
-            annotations["authorization.k8s.io/reason"] = "" if c.code == 403 else 'RBAC: allowed by ClusterRoleBinding'
+            annotations["authorization.k8s.io/reason"] = (
+                "" if c.code == 403 else "RBAC: allowed by ClusterRoleBinding"
+            )
             ev["annotations"] = annotations
         yield ev
 
 
 def _sa(ns: str, name: str) -> tuple[str, tuple[str, ...]]:
-    return f"system:serviceaccount:{ns}:{name}", ("system:serviceaccounts", f"system:serviceaccounts:{ns}", AUTH)
+    return f"system:serviceaccount:{ns}:{name}", (
+        "system:serviceaccounts",
+        f"system:serviceaccounts:{ns}",
+        AUTH,
+    )
 
 
 def _node(n: str) -> tuple[str, tuple[str, ...]]:
@@ -218,20 +240,86 @@ def periodic_calls(nodes: list[str]) -> list[tuple[float, Call]]:
     kubelet = "kubelet/v1.30.4 (linux/amd64) kubernetes/abcdef0"
     for n in nodes:
         user, groups = _node(n)
-        lease = dict(resource="leases", group="coordination.k8s.io", namespace="kube-node-lease", name=n,
-                     kind="Lease", agent=kubelet)  # fmt: skip
+        lease = dict(
+            resource="leases",
+            group="coordination.k8s.io",
+            namespace="kube-node-lease",
+            name=n,
+            kind="Lease",
+            agent=kubelet,
+        )
         calls.append((10.0, Call(user, groups, "update", body_in=3, body_out=3, **lease)))  # type: ignore[arg-type]
-        calls.append((300.0, Call(user, groups, "patch", resource="nodes", name=n, subresource="status",
-                                  kind="Node", body_in=160, body_out=260, agent=kubelet)))  # fmt: skip
-        calls.append((60.0, Call(user, groups, "get", resource="nodes", name=n, kind="Node", body_out=200,
-                                 agent=kubelet)))  # fmt: skip
-        calls.append((120.0, Call(user, groups, "patch", resource="pods", namespace="prod", name=f"web-{n}",
-                                  subresource="status", kind="Pod", body_in=30, body_out=60, agent=kubelet)))
-        calls.append((150.0, Call(user, groups, "create", resource="events", namespace="prod", kind="Event",
-                                  body_in=8, body_out=8, agent=kubelet)))  # fmt: skip
+        calls.append(
+            (
+                300.0,
+                Call(
+                    user,
+                    groups,
+                    "patch",
+                    resource="nodes",
+                    name=n,
+                    subresource="status",
+                    kind="Node",
+                    body_in=160,
+                    body_out=260,
+                    agent=kubelet,
+                ),
+            )
+        )
+        calls.append(
+            (
+                60.0,
+                Call(user, groups, "get", resource="nodes", name=n, kind="Node", body_out=200, agent=kubelet),
+            )
+        )
+        calls.append(
+            (
+                120.0,
+                Call(
+                    user,
+                    groups,
+                    "patch",
+                    resource="pods",
+                    namespace="prod",
+                    name=f"web-{n}",
+                    subresource="status",
+                    kind="Pod",
+                    body_in=30,
+                    body_out=60,
+                    agent=kubelet,
+                ),
+            )
+        )
+        calls.append(
+            (
+                150.0,
+                Call(
+                    user,
+                    groups,
+                    "create",
+                    resource="events",
+                    namespace="prod",
+                    kind="Event",
+                    body_in=8,
+                    body_out=8,
+                    agent=kubelet,
+                ),
+            )
+        )
         proxy = _sa("kube-system", "kube-proxy")
-        calls.append((300.0, Call("system:kube-proxy", (AUTH,), "watch", resource="endpointslices",
-                                  group="discovery.k8s.io", long_running=True)))  # fmt: skip
+        calls.append(
+            (
+                300.0,
+                Call(
+                    "system:kube-proxy",
+                    (AUTH,),
+                    "watch",
+                    resource="endpointslices",
+                    group="discovery.k8s.io",
+                    long_running=True,
+                ),
+            )
+        )
         calls.append((300.0, Call(proxy[0], proxy[1], "watch", resource="services", long_running=True)))
     leader = dict(resource="leases", group="coordination.k8s.io", namespace="kube-system", kind="Lease")
     for component in (KCM, SCHED):
@@ -240,36 +328,148 @@ def periodic_calls(nodes: list[str]) -> list[tuple[float, Call]]:
         for _ in range(2):  # two followers (three control-plane nodes)
             calls.append((3.0, Call(component, (AUTH,), "get", name=short, body_out=3, **leader)))  # type: ignore[arg-type]
     for resource, group in (("endpoints", ""), ("endpointslices", "discovery.k8s.io")):
-        calls.append((10.0 / max(1, len(nodes) // 5), Call(APISERVER, ("system:masters",), "get", resource=resource,
-                      group=group, namespace="default", name="kubernetes", kind="Endpoints", body_out=6)))
+        calls.append(
+            (
+                10.0 / max(1, len(nodes) // 5),
+                Call(
+                    APISERVER,
+                    ("system:masters",),
+                    "get",
+                    resource=resource,
+                    group=group,
+                    namespace="default",
+                    name="kubernetes",
+                    kind="Endpoints",
+                    body_out=6,
+                ),
+            )
+        )
     metrics = _sa("kube-system", "metrics-server")
-    calls.append((20.0, Call(metrics[0], metrics[1], "create", resource="subjectaccessreviews",
-                            group="authorization.k8s.io", kind="SubjectAccessReview", body_in=6, body_out=8)))
-    calls.append((60.0, Call(metrics[0], metrics[1], "create", resource="tokenreviews",
-                            group="authentication.k8s.io", kind="TokenReview", body_in=4, body_out=6)))
+    calls.append(
+        (
+            20.0,
+            Call(
+                metrics[0],
+                metrics[1],
+                "create",
+                resource="subjectaccessreviews",
+                group="authorization.k8s.io",
+                kind="SubjectAccessReview",
+                body_in=6,
+                body_out=8,
+            ),
+        )
+    )
+    calls.append(
+        (
+            60.0,
+            Call(
+                metrics[0],
+                metrics[1],
+                "create",
+                resource="tokenreviews",
+                group="authentication.k8s.io",
+                kind="TokenReview",
+                body_in=4,
+                body_out=6,
+            ),
+        )
+    )
     coredns = _sa("kube-system", "coredns")
-    calls.append((60.0, Call(coredns[0], coredns[1], "watch", resource="endpointslices",
-                             group="discovery.k8s.io", long_running=True)))  # fmt: skip
-    calls.append((60.0, Call(coredns[0], coredns[1], "list", resource="namespaces", kind="Namespace",
-                             body_out=-1, items=6)))  # fmt: skip
+    calls.append(
+        (
+            60.0,
+            Call(
+                coredns[0],
+                coredns[1],
+                "watch",
+                resource="endpointslices",
+                group="discovery.k8s.io",
+                long_running=True,
+            ),
+        )
+    )
+    calls.append(
+        (
+            60.0,
+            Call(
+                coredns[0], coredns[1], "list", resource="namespaces", kind="Namespace", body_out=-1, items=6
+            ),
+        )
+    )
     gc_sa = _sa("kube-system", "generic-garbage-collector")
     for path in ("/api", "/apis", "/api/v1", "/apis/apps/v1"):
         calls.append((30.0, Call(gc_sa[0], gc_sa[1], "get", path=path)))
-    calls.append((30.0, Call(KCM, (AUTH,), "get", resource="pods", group="metrics.k8s.io", version="v1beta1",
-                             namespace="prod", kind="PodMetrics", body_out=-1, items=3)))  # fmt: skip
+    calls.append(
+        (
+            30.0,
+            Call(
+                KCM,
+                (AUTH,),
+                "get",
+                resource="pods",
+                group="metrics.k8s.io",
+                version="v1beta1",
+                namespace="prod",
+                kind="PodMetrics",
+                body_out=-1,
+                items=3,
+            ),
+        )
+    )
     rs = _sa("kube-system", "replicaset-controller")
-    calls.append((40.0, Call(rs[0], rs[1], "update", resource="replicasets", group="apps", namespace="prod",
-                             name="web-7d9", subresource="status", kind="ReplicaSet", body_in=20, body_out=40)))
-    calls.append((45.0, Call(rs[0], rs[1], "create", resource="events", namespace="prod", kind="Event",
-                             body_in=8, body_out=8)))  # fmt: skip
+    calls.append(
+        (
+            40.0,
+            Call(
+                rs[0],
+                rs[1],
+                "update",
+                resource="replicasets",
+                group="apps",
+                namespace="prod",
+                name="web-7d9",
+                subresource="status",
+                kind="ReplicaSet",
+                body_in=20,
+                body_out=40,
+            ),
+        )
+    )
+    calls.append(
+        (
+            45.0,
+            Call(
+                rs[0],
+                rs[1],
+                "create",
+                resource="events",
+                namespace="prod",
+                kind="Event",
+                body_in=8,
+                body_out=8,
+            ),
+        )
+    )
     # Informers: controllers watch the Secrets and ConfigMaps they need (re-listed when a watch ends).
-    calls.append((300.0, Call(rs[0], rs[1], "watch", resource="secrets", namespace="kube-system",
-                              long_running=True)))  # fmt: skip
+    calls.append(
+        (300.0, Call(rs[0], rs[1], "watch", resource="secrets", namespace="kube-system", long_running=True))
+    )
     for path in ("/healthz", "/livez", "/readyz"):
-        calls.append((10.0, Call("system:anonymous", ("system:unauthenticated",), "get", path=path,
-                                 agent="kube-probe/1.30")))  # fmt: skip
-    calls.append((300.0, Call(KCM, (AUTH,), "watch", resource="configmaps", namespace="kube-system",
-                              long_running=True)))  # fmt: skip
+        calls.append(
+            (
+                10.0,
+                Call(
+                    "system:anonymous", ("system:unauthenticated",), "get", path=path, agent="kube-probe/1.30"
+                ),
+            )
+        )
+    calls.append(
+        (
+            300.0,
+            Call(KCM, (AUTH,), "watch", resource="configmaps", namespace="kube-system", long_running=True),
+        )
+    )
     return calls
 
 
@@ -280,58 +480,251 @@ def human_calls() -> list[Call]:
     app = _sa("default", "app")
     h = dict(agent=kubectl)
     return [
-        Call(*alice, "list", resource="pods", namespace="prod", kind="Pod", body_out=-1, items=40, **h),  # K20
-        Call(*alice, "get", resource="secrets", namespace="kube-system", name="bootstrap-token-abc",
-             kind="Secret", body_out=4, **h),  # K1: a human reading kube-system Secrets  # fmt: skip
-        Call(*alice, "list", resource="secrets", namespace="kube-system", kind="Secret", body_out=-1, items=5, **h),
-        Call(*bob, "update", resource="configmaps", namespace="prod", name="app-config", kind="ConfigMap",
-             body_in=12, body_out=12, **h),  # K2  # fmt: skip
-        Call(*bob, "create", resource="tokenreviews", group="authentication.k8s.io", kind="TokenReview",
-             body_in=4, body_out=6, **h),  # K3  # fmt: skip
-        Call(*bob, "create", resource="serviceaccounts", namespace="prod", name="app", subresource="token",
-             kind="TokenRequest", body_in=3, body_out=5, **h),  # K4  # fmt: skip
-        Call(*alice, "get", resource="pods", namespace="prod", name="web-0", subresource="exec",
-             long_running=True, **h),  # K5: exec over WebSocket is a GET  # fmt: skip
-        Call(*bob, "create", resource="pods", namespace="prod", name="web-1", subresource="exec",
-             long_running=True, **h),  # K5: exec over SPDY is a POST  # fmt: skip
-        Call(*alice, "create", resource="pods", namespace="prod", name="web-0", subresource="attach",
-             long_running=True, **h),  # fmt: skip
-        Call(*alice, "create", resource="pods", namespace="prod", name="web-0", subresource="portforward",
-             long_running=True, **h),  # K6  # fmt: skip
+        Call(
+            *alice, "list", resource="pods", namespace="prod", kind="Pod", body_out=-1, items=40, **h
+        ),  # K20
+        Call(
+            *alice,
+            "get",
+            resource="secrets",
+            namespace="kube-system",
+            name="bootstrap-token-abc",
+            kind="Secret",
+            body_out=4,
+            **h,
+        ),  # K1: a human reading kube-system Secrets
+        Call(
+            *alice,
+            "list",
+            resource="secrets",
+            namespace="kube-system",
+            kind="Secret",
+            body_out=-1,
+            items=5,
+            **h,
+        ),
+        Call(
+            *bob,
+            "update",
+            resource="configmaps",
+            namespace="prod",
+            name="app-config",
+            kind="ConfigMap",
+            body_in=12,
+            body_out=12,
+            **h,
+        ),  # K2
+        Call(
+            *bob,
+            "create",
+            resource="tokenreviews",
+            group="authentication.k8s.io",
+            kind="TokenReview",
+            body_in=4,
+            body_out=6,
+            **h,
+        ),  # K3
+        Call(
+            *bob,
+            "create",
+            resource="serviceaccounts",
+            namespace="prod",
+            name="app",
+            subresource="token",
+            kind="TokenRequest",
+            body_in=3,
+            body_out=5,
+            **h,
+        ),  # K4
+        Call(
+            *alice,
+            "get",
+            resource="pods",
+            namespace="prod",
+            name="web-0",
+            subresource="exec",
+            long_running=True,
+            **h,
+        ),  # K5: exec over WebSocket is a GET
+        Call(
+            *bob,
+            "create",
+            resource="pods",
+            namespace="prod",
+            name="web-1",
+            subresource="exec",
+            long_running=True,
+            **h,
+        ),  # K5: exec over SPDY is a POST
+        Call(
+            *alice,
+            "create",
+            resource="pods",
+            namespace="prod",
+            name="web-0",
+            subresource="attach",
+            long_running=True,
+            **h,
+        ),
+        Call(
+            *alice,
+            "create",
+            resource="pods",
+            namespace="prod",
+            name="web-0",
+            subresource="portforward",
+            long_running=True,
+            **h,
+        ),  # K6
         Call(*alice, "get", resource="pods", namespace="prod", name="web-0", subresource="proxy", **h),  # K7
         Call(*alice, "get", resource="services", namespace="prod", name="web", subresource="proxy", **h),
         Call(*bob, "get", resource="nodes", name="node-0", subresource="proxy", **h),
-        Call(*bob, "patch", resource="pods", namespace="prod", name="web-0", subresource="ephemeralcontainers",
-             kind="Pod", body_in=10, body_out=40, **h),  # K8  # fmt: skip
-        Call(*bob, "create", resource="pods", namespace="prod", name="debug", kind="Pod", body_in=30,
-             body_out=40, **h),  # K9  # fmt: skip
-        Call(*bob, "update", resource="deployments", group="apps", namespace="prod", name="web",
-             kind="Deployment", body_in=30, body_out=50, **h),  # fmt: skip
-        Call(*bob, "create", resource="clusterrolebindings", group="rbac.authorization.k8s.io",
-             name="pwn-admin", kind="ClusterRoleBinding", body_in=6, body_out=6, **h),  # K10  # fmt: skip
-        Call(*bob, "delete", resource="roles", group="rbac.authorization.k8s.io", namespace="prod",
-             name="reader", kind="Role", **h),  # fmt: skip
-        Call("system:anonymous", ("system:unauthenticated",), "get", resource="namespaces", code=403,
-             agent="curl/8.5.0"),  # K11  # fmt: skip
+        Call(
+            *bob,
+            "patch",
+            resource="pods",
+            namespace="prod",
+            name="web-0",
+            subresource="ephemeralcontainers",
+            kind="Pod",
+            body_in=10,
+            body_out=40,
+            **h,
+        ),  # K8
+        Call(
+            *bob,
+            "create",
+            resource="pods",
+            namespace="prod",
+            name="debug",
+            kind="Pod",
+            body_in=30,
+            body_out=40,
+            **h,
+        ),  # K9
+        Call(
+            *bob,
+            "update",
+            resource="deployments",
+            group="apps",
+            namespace="prod",
+            name="web",
+            kind="Deployment",
+            body_in=30,
+            body_out=50,
+            **h,
+        ),
+        Call(
+            *bob,
+            "create",
+            resource="clusterrolebindings",
+            group="rbac.authorization.k8s.io",
+            name="pwn-admin",
+            kind="ClusterRoleBinding",
+            body_in=6,
+            body_out=6,
+            **h,
+        ),  # K10
+        Call(
+            *bob,
+            "delete",
+            resource="roles",
+            group="rbac.authorization.k8s.io",
+            namespace="prod",
+            name="reader",
+            kind="Role",
+            **h,
+        ),
+        Call(
+            "system:anonymous",
+            ("system:unauthenticated",),
+            "get",
+            resource="namespaces",
+            code=403,
+            agent="curl/8.5.0",
+        ),  # K11
         Call("system:anonymous", ("system:unauthenticated",), "get", path="/version", agent="curl/8.5.0"),
-        Call(None, (), "list", resource="secrets", namespace="kube-system", code=401,
-             agent="curl/8.5.0"),  # K12: a stolen, expired token  # fmt: skip
-        Call(*app, "list", resource="secrets", namespace="kube-system", code=403,
-             agent="curl/8.5.0"),  # K13  # fmt: skip
-        Call(*bob, "create", resource="services", namespace="prod", name="web-np", kind="Service",
-             body_in=8, body_out=10, **h),  # K14  # fmt: skip
-        Call(*bob, "create", resource="namespaces", name="scratch", kind="Namespace", body_in=2, body_out=3, **h),
+        Call(
+            None, (), "list", resource="secrets", namespace="kube-system", code=401, agent="curl/8.5.0"
+        ),  # K12: a stolen, expired token
+        Call(*app, "list", resource="secrets", namespace="kube-system", code=403, agent="curl/8.5.0"),  # K13
+        Call(
+            *bob,
+            "create",
+            resource="services",
+            namespace="prod",
+            name="web-np",
+            kind="Service",
+            body_in=8,
+            body_out=10,
+            **h,
+        ),  # K14
+        Call(
+            *bob,
+            "create",
+            resource="namespaces",
+            name="scratch",
+            kind="Namespace",
+            body_in=2,
+            body_out=3,
+            **h,
+        ),
         Call(*bob, "delete", resource="serviceaccounts", namespace="kube-system", name="old", **h),  # K15
-        Call(*_node("node-new"), "create", resource="nodes", name="node-new", kind="Node", body_in=40,
-             body_out=40),  # K16  # fmt: skip
-        Call(*bob, "create", resource="ingresses", group="networking.k8s.io", namespace="prod", name="web",
-             kind="Ingress", body_in=8, body_out=10, **h),  # K17  # fmt: skip
-        Call(*bob, "create", resource="validatingwebhookconfigurations", group="admissionregistration.k8s.io",
-             name="policy", kind="ValidatingWebhookConfiguration", body_in=10, body_out=10, **h),  # K18
-        Call(*alice, "create", resource="certificatesigningrequests", group="certificates.k8s.io", name="alice",
-             kind="CertificateSigningRequest", body_in=6, body_out=6, **h),  # K19  # fmt: skip
-        Call(*bob, "update", resource="certificatesigningrequests", group="certificates.k8s.io", name="alice",
-             subresource="approval", kind="CertificateSigningRequest", body_in=6, body_out=6, **h),
+        Call(
+            *_node("node-new"),
+            "create",
+            resource="nodes",
+            name="node-new",
+            kind="Node",
+            body_in=40,
+            body_out=40,
+        ),  # K16
+        Call(
+            *bob,
+            "create",
+            resource="ingresses",
+            group="networking.k8s.io",
+            namespace="prod",
+            name="web",
+            kind="Ingress",
+            body_in=8,
+            body_out=10,
+            **h,
+        ),  # K17
+        Call(
+            *bob,
+            "create",
+            resource="validatingwebhookconfigurations",
+            group="admissionregistration.k8s.io",
+            name="policy",
+            kind="ValidatingWebhookConfiguration",
+            body_in=10,
+            body_out=10,
+            **h,
+        ),  # K18
+        Call(
+            *alice,
+            "create",
+            resource="certificatesigningrequests",
+            group="certificates.k8s.io",
+            name="alice",
+            kind="CertificateSigningRequest",
+            body_in=6,
+            body_out=6,
+            **h,
+        ),  # K19
+        Call(
+            *bob,
+            "update",
+            resource="certificatesigningrequests",
+            group="certificates.k8s.io",
+            name="alice",
+            subresource="approval",
+            kind="CertificateSigningRequest",
+            body_in=6,
+            body_out=6,
+            **h,
+        ),
         Call(*bob, "delete", resource="events", namespace="prod", name="web-0.17a", **h),  # K21
         Call(*bob, "deletecollection", resource="events", group="events.k8s.io", namespace="prod", **h),
     ]
@@ -369,7 +762,9 @@ def generate(out: IO[bytes], seconds: int = 600, nodes: int = 5, seed: int = 7) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", type=Path)
     parser.add_argument("--seconds", type=int, default=600)
     parser.add_argument("--nodes", type=int, default=5)

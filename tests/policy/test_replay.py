@@ -59,8 +59,14 @@ def _request(ev: dict[str, Any]) -> Request:
     who = {"verb": ev["verb"], "user": user.get("username"), "groups": tuple(user.get("groups", ()))}
     if ref is None:
         return Request(**who, is_resource=False, path=ev["requestURI"].split("?")[0])
-    return Request(**who, namespace=ref.get("namespace", ""), api_group=ref.get("apiGroup", ""),
-                   resource=ref["resource"], subresource=ref.get("subresource", ""), name=ref.get("name", ""))
+    return Request(
+        **who,
+        namespace=ref.get("namespace", ""),
+        api_group=ref.get("apiGroup", ""),
+        resource=ref["resource"],
+        subresource=ref.get("subresource", ""),
+        name=ref.get("name", ""),
+    )
 
 
 def expected_bytes(log: Path, policy: Policy) -> dict[int | None, int]:
@@ -93,8 +99,9 @@ def replay_json(*args: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", PROFILES)
-def test_bytes_per_rule_agree_with_an_independent_rewrite(name: str, log: Path,
-                                                          policies: dict[str, Path]) -> None:  # fmt: skip
+def test_bytes_per_rule_agree_with_an_independent_rewrite(
+    name: str, log: Path, policies: dict[str, Path]
+) -> None:
     want = expected_bytes(log, load(policies[name]))
     got = replay_json("--policy", str(policies[name]), str(log))
     rules = {r["index"]: r["bytes"] for r in got["rules"]}
@@ -114,7 +121,8 @@ def test_json_has_the_documented_shape(log: Path, policies: dict[str, Path]) -> 
     got = replay_json("--policy", str(policies["cks"]), str(log))
     assert {"span_seconds", "totals", "rules", "top_cells", "coverage", "skipped_lines"} <= set(got)
     assert {"events", "requests", "bytes", "bytes_per_day", "gzip_bytes_per_day", "estimated_bytes"} <= set(
-        got["totals"])  # fmt: skip
+        got["totals"]
+    )
     assert {"index", "level", "events", "requests", "bytes", "bytes_per_day"} <= set(got["rules"][0])
     # The gzip figure is measured, not a fixed ratio: well below raw, above nothing.
     assert 0 < got["totals"]["gzip_bytes_per_day"] < got["totals"]["bytes_per_day"] / 3
@@ -126,12 +134,16 @@ def test_json_has_the_documented_shape(log: Path, policies: dict[str, Path]) -> 
 
 
 @pytest.mark.parametrize("name", PROFILES)
-def test_shipped_profiles_keep_every_must_keep_request(name: str, log: Path, policies: dict[str, Path]) -> None:
+def test_shipped_profiles_keep_every_must_keep_request(
+    name: str, log: Path, policies: dict[str, Path]
+) -> None:
     got = replay_json("--policy", str(policies[name]), str(log))
     assert got["coverage"]["violations"] == []
 
 
-def test_gce_reference_loses_event_deletes_and_anonymous_requests(log: Path, policies: dict[str, Path]) -> None:
+def test_gce_reference_loses_event_deletes_and_anonymous_requests(
+    log: Path, policies: dict[str, Path]
+) -> None:
     got = replay_json("--policy", str(policies["gce"]), str(log))
     rows = {v["row"]: v for v in got["coverage"]["violations"]}
     assert set(rows) == {"K11", "K20", "K21"}
@@ -142,11 +154,14 @@ def test_a_candidate_blind_to_kube_system_and_logging_tokens_is_reported(log: Pa
     # The cks profile as it used to be: kube-system reads silenced for everyone above the Secret
     # rule, and serviceaccounts/token at RequestResponse.
     old = tmp_path / "old-cks.yaml"
-    old.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
-                   "- level: RequestResponse\n  resources: [{group: '', resources: [pods/exec, serviceaccounts/token]}]\n"
-                   "- level: None\n  verbs: [get, list, watch]\n  namespaces: [kube-system]\n"
-                   "- level: Metadata\n  resources: [{group: '', resources: [secrets, configmaps]}]\n"
-                   "- level: Metadata\n")  # fmt: skip
+    old.write_text(
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n"
+        "- level: RequestResponse\n"
+        "  resources: [{group: '', resources: [pods/exec, serviceaccounts/token]}]\n"
+        "- level: None\n  verbs: [get, list, watch]\n  namespaces: [kube-system]\n"
+        "- level: Metadata\n  resources: [{group: '', resources: [secrets, configmaps]}]\n"
+        "- level: Metadata\n"
+    )
     got = replay_json("--policy", str(old), str(log))
     rows = {v["row"]: v for v in got["coverage"]["violations"]}
     assert {"K1", "K4", "K12", "K13", "K20"} <= set(rows)
@@ -189,21 +204,24 @@ def test_a_metadata_capture_estimates_the_bodies_a_request_candidate_would_add(
     assert abs(half["totals"]["bytes"] - full["totals"]["bytes"]) <= 0.05 * full["totals"]["bytes"]
 
 
-def test_gz_rotations_eventlists_and_several_files_add_up(log: Path, policies: dict[str, Path],
-                                                         tmp_path: Path) -> None:  # fmt: skip
+def test_gz_rotations_eventlists_and_several_files_add_up(
+    log: Path, policies: dict[str, Path], tmp_path: Path
+) -> None:
     lines = log.read_bytes().splitlines(keepends=True)
     half = len(lines) // 2
     (tmp_path / "audit-1.log.gz").write_bytes(gzip.compress(b"".join(lines[:half])))
     (tmp_path / "audit.log").write_bytes(b"".join(lines[half:]))
     whole = replay_json("--policy", str(policies["cis"]), str(log))
-    split = replay_json("--policy", str(policies["cis"]), str(tmp_path / "audit.log"),
-                        str(tmp_path / "audit-1.log.gz"))  # fmt: skip
+    split = replay_json(
+        "--policy", str(policies["cis"]), str(tmp_path / "audit.log"), str(tmp_path / "audit-1.log.gz")
+    )
     gzipped = whole["totals"].pop("gzip_bytes_per_day")  # measured on a sample: close, not equal
     assert abs(split["totals"].pop("gzip_bytes_per_day") - gzipped) <= 0.1 * gzipped
     assert split["totals"] == whole["totals"]
     events = [orjson.loads(line) for line in lines[:50]]
-    (tmp_path / "batch.json").write_bytes(orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
-                                                        "items": events}))  # fmt: skip
+    (tmp_path / "batch.json").write_bytes(
+        orjson.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": events})
+    )
     batch = replay_json("--policy", str(policies["minimal"]), str(tmp_path / "batch.json"))
     assert batch["capture"]["lines"] == 50 and batch["skipped_lines"] == 0
 
@@ -211,8 +229,14 @@ def test_gz_rotations_eventlists_and_several_files_add_up(log: Path, policies: d
 def test_bad_lines_are_skipped_and_counted(log: Path, policies: dict[str, Path], tmp_path: Path) -> None:
     lines = log.read_bytes().splitlines(keepends=True)[:200]
     noisy = tmp_path / "noisy.log"
-    noisy.write_bytes(b"\xef\xbb\xbf" + b"".join(lines[:100]) + b"{torn line\n" + b'{"foo": 1}\n'
-                      + b"".join(lines[100:]) + b"\xff\xfe not json\n")  # fmt: skip
+    noisy.write_bytes(
+        b"\xef\xbb\xbf"
+        + b"".join(lines[:100])
+        + b"{torn line\n"
+        + b'{"foo": 1}\n'
+        + b"".join(lines[100:])
+        + b"\xff\xfe not json\n"
+    )
     result = runner.invoke(app, ["policy", "replay", "--json", "--policy", str(policies["cks"]), str(noisy)])
     assert result.exit_code == 0
     got = json.loads(result.stdout)
@@ -220,12 +244,16 @@ def test_bad_lines_are_skipped_and_counted(log: Path, policies: dict[str, Path],
     assert f"{noisy}:101: skipped" in result.stderr
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "no audit events to replay"),
-    (b"not json\n{also not\n", "no audit events to replay (2 bad line(s) skipped)"),
-])  # fmt: skip
-def test_an_empty_log_or_only_bad_lines_is_one_clear_error(content: bytes, message: str, tmp_path: Path,
-                                                            policies: dict[str, Path]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "no audit events to replay"),
+        (b"not json\n{also not\n", "no audit events to replay (2 bad line(s) skipped)"),
+    ],
+)
+def test_an_empty_log_or_only_bad_lines_is_one_clear_error(
+    content: bytes, message: str, tmp_path: Path, policies: dict[str, Path]
+) -> None:
     bad = tmp_path / "bad.log"
     bad.write_bytes(content)
     result = runner.invoke(app, ["policy", "replay", "--policy", str(policies["cks"]), str(bad)])
@@ -235,9 +263,12 @@ def test_an_empty_log_or_only_bad_lines_is_one_clear_error(content: bytes, messa
     assert "Traceback" not in result.output
 
 
-def test_a_missing_log_and_an_invalid_policy_are_clear_errors(log: Path, tmp_path: Path,
-                                                              policies: dict[str, Path]) -> None:  # fmt: skip
-    result = runner.invoke(app, ["policy", "replay", "--policy", str(policies["cks"]), str(tmp_path / "nope")])
+def test_a_missing_log_and_an_invalid_policy_are_clear_errors(
+    log: Path, tmp_path: Path, policies: dict[str, Path]
+) -> None:
+    result = runner.invoke(
+        app, ["policy", "replay", "--policy", str(policies["cks"]), str(tmp_path / "nope")]
+    )
     assert result.exit_code == 3 and "nope: cannot read" in result.stderr
     broken = tmp_path / "p.yaml"
     broken.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Sometimes\n")
@@ -273,15 +304,17 @@ class _Page(HTMLParser):
         self._in_data = False
 
 
-def test_html_report_holds_the_json_numbers_and_loads_nothing_remote(log: Path, tmp_path: Path,
-                                                                     policies: dict[str, Path]) -> None:  # fmt: skip
+def test_html_report_holds_the_json_numbers_and_loads_nothing_remote(
+    log: Path, tmp_path: Path, policies: dict[str, Path]
+) -> None:
     page = tmp_path / "report.html"
     got = replay_json("--policy", str(policies["cks"]), str(log), "--html", str(page))
     html = page.read_text()
     parser = _Page()
     parser.feed(html)
-    assert parser.remote == [] and not re.search(r"https?://|@import|url\(", html.replace(
-        'xmlns="http://www.w3.org/2000/svg"', ""))  # fmt: skip
+    assert parser.remote == [] and not re.search(
+        r"https?://|@import|url\(", html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
     assert parser.svg == 1 and "<rect" in html
     assert parser.per_day == [r["bytes_per_day"] for r in got["rules"]]
     assert json.loads(parser.data)["totals"] == got["totals"]

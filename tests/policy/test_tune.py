@@ -15,6 +15,7 @@ from test_replay import PROFILES, VERSION, _request, expected_bytes, load
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
+from kauditcfg.errors import UsageError
 from kauditcfg.policy.budget import parse_budget
 from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.lint import lint_policy_text
@@ -22,7 +23,6 @@ from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.model import LEVEL_RANK
 from kauditcfg.policy.replay_coverage import needs
 from kauditcfg.profiles import get_profile, render_policy
-from kauditcfg.errors import UsageError
 
 runner = CliRunner()
 
@@ -55,8 +55,9 @@ def tune(*args: str) -> tuple[int, dict[str, Any], str]:
     return result.exit_code, json.loads(result.stdout), result.stderr
 
 
-def test_a_budget_of_30_percent_of_cks_fits_and_keeps_every_must_keep_request(log: Path, cks: Path,
-                                                                               tmp_path: Path) -> None:  # fmt: skip
+def test_a_budget_of_30_percent_of_cks_fits_and_keeps_every_must_keep_request(
+    log: Path, cks: Path, tmp_path: Path
+) -> None:
     days = span_days(log)
     before = sum(expected_bytes(log, load(cks)).values()) / days
     budget = int(0.3 * before)
@@ -97,7 +98,9 @@ def test_global_settings_come_first(log: Path, tmp_path: Path) -> None:
     assert got["added_rules"] == []  # the settings alone fit
     assert got["after"]["bytes_per_day"] < 0.6 * got["before"]["bytes_per_day"]
     assert "  # keep me\n  - level: Metadata\n" in got["policy"]
-    code, got, _ = tune("--policy", str(bare), "--budget", "10GB/day", "--kubernetes-version", "1.22", str(log))
+    code, got, _ = tune(
+        "--policy", str(bare), "--budget", "10GB/day", "--kubernetes-version", "1.22", str(log)
+    )
     assert got["settings"] == ["omitStages: [RequestReceived]"]  # no omitManagedFields before 1.23
 
 
@@ -137,19 +140,28 @@ def test_every_profile_can_be_tuned_without_new_problems(name: str, log: Path, t
     assert code == (0 if got["fits"] else 1)
 
 
-@pytest.mark.parametrize(("text", "per_day"), [
-    ("750MB/day", 750_000_000), ("1.5GiB/day", 1_610_612_736), ("40MiB/h", 40 * 2**20 * 24), ("2 kB / day", 2000),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "per_day"),
+    [
+        ("750MB/day", 750_000_000),
+        ("1.5GiB/day", 1_610_612_736),
+        ("40MiB/h", 40 * 2**20 * 24),
+        ("2 kB / day", 2000),
+    ],
+)
 def test_budgets_parse(text: str, per_day: int) -> None:
     assert parse_budget(text) == per_day
 
 
-@pytest.mark.parametrize(("budget", "message"), [
-    ("0B/day", "must be more than 0"),
-    ("2 parsecs/day", "unknown unit 'parsecs'"),
-    ("2GB/fortnight", "unknown period 'fortnight'"),
-    ("lots", "write a size per day or per hour"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("budget", "message"),
+    [
+        ("0B/day", "must be more than 0"),
+        ("2 parsecs/day", "unknown unit 'parsecs'"),
+        ("2GB/fortnight", "unknown period 'fortnight'"),
+        ("lots", "write a size per day or per hour"),
+    ],
+)
 def test_bad_budgets_are_one_clear_line(budget: str, message: str, log: Path, cks: Path) -> None:
     with pytest.raises(UsageError, match=message):
         parse_budget(budget)
@@ -161,7 +173,7 @@ def test_bad_budgets_are_one_clear_line(budget: str, message: str, log: Path, ck
 
 def test_tune_html_shows_before_and_after(log: Path, cks: Path, tmp_path: Path) -> None:
     page = tmp_path / "tune.html"
-    code, got, _ = tune("--policy", str(cks), "--budget", "20MiB/day", "--html", str(page), str(log))
+    _, got, _ = tune("--policy", str(cks), "--budget", "20MiB/day", "--html", str(page), str(log))
     html = page.read_text()
     assert "<h2>before</h2>" in html and "<h2>after</h2>" in html and html.count("<svg") == 2
     assert str(got["after"]["bytes_per_day"]) in html and str(got["before"]["bytes_per_day"]) in html
