@@ -40,6 +40,7 @@ lint: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run_explain.py
+	$(BIN)/python bench/run_replay.py --events 200000 --events 2000000
 
 clean:
 	rm -rf $(VENV) $(DEMO) build dist *.egg-info

@@ -215,8 +215,10 @@ def test_gz_rotations_eventlists_and_several_files_add_up(
     split = replay_json(
         "--policy", str(policies["cis"]), str(tmp_path / "audit.log"), str(tmp_path / "audit-1.log.gz")
     )
-    gzipped = whole["totals"].pop("gzip_bytes_per_day")  # measured on a sample: close, not equal
-    assert abs(split["totals"].pop("gzip_bytes_per_day") - gzipped) <= 0.1 * gzipped
+    # Counts are exact; byte figures rest on samples (managedFields, compression): close, not equal.
+    for key, tolerance in (("gzip_bytes_per_day", 0.1), ("bytes", 0.005), ("bytes_per_day", 0.005)):
+        want = whole["totals"].pop(key)
+        assert abs(split["totals"].pop(key) - want) <= tolerance * want, key
     assert split["totals"] == whole["totals"]
     events = [orjson.loads(line) for line in lines[:50]]
     (tmp_path / "batch.json").write_bytes(
