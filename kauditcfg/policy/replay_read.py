@@ -67,14 +67,16 @@ class _Status(msgspec.Struct, gc=False):
 
 
 class _Event(msgspec.Struct, gc=False):
+    # user, objectRef and responseStatus stay raw: lines of one request shape repeat them byte for
+    # byte, so their bytes key a cache and are decoded once per distinct shape (see _Reader.cell).
     auditID: msgspec.Raw = msgspec.Raw()
     level: str = ""
     stage: str = ""
     requestURI: str = ""
     verb: str = ""
-    user: _User | None = None
-    objectRef: _Ref | None = None
-    responseStatus: _Status | None = None
+    user: msgspec.Raw = msgspec.Raw()
+    objectRef: msgspec.Raw = msgspec.Raw()
+    responseStatus: msgspec.Raw = msgspec.Raw()
     requestObject: msgspec.Raw = msgspec.Raw()
     responseObject: msgspec.Raw = msgspec.Raw()
     stageTimestamp: str = ""
@@ -98,6 +100,10 @@ class _RawList(msgspec.Struct):
 
 
 _decode = msgspec.json.Decoder(_Event).decode
+_decode_user = msgspec.json.Decoder(_User | None).decode
+_decode_ref = msgspec.json.Decoder(_Ref | None).decode
+_decode_status = msgspec.json.Decoder(_Status | None).decode
+SHAPES = 1 << 15  # raw shapes remembered per reader; beyond, the cache starts over (memory cap)
 _decode_body = msgspec.json.Decoder(_Body).decode
 
 
@@ -181,80 +187,57 @@ class _Reader:
         self.source = source
         self.keep_names = keep_names  # None: every object name matters (the policy uses resourceNames)
         self._stride = 1  # every n-th line goes to the compression sample (thinned as it grows)
-        self._fed = 0
+        self._shapes: dict[tuple[object, ...], list[int]] = {}
         self._lo = "~"
         self._hi = ""
 
-    def feed(self, lines: list[bytes], first_line: int) -> None:
+    def feed(self, block: bytes, first_line: int) -> int:
+        """Fold the whole lines of `block` in; returns how many lines it held.
+
+        Lines are memoryview slices of the block: nothing is copied but the sampled lines.
+        """
         cap = self.capture
-        cells = cap.cells
-        find = cells.get
-        examples = cap.examples
-        keep_names = self.keep_names
+        find = self._shapes.get
         decode = _decode
         mf_bytes = managed_fields_bytes
         lo, hi = self._lo, self._hi
         count = cap.lines
         number = first_line - 1
-        for line in lines:
+        stride = self._stride
+        samples = cap.samples
+        view = memoryview(block)
+        newline = block.find
+        pos, end = 0, len(block)
+        while pos < end:
+            cut = newline(b"\n", pos)
+            if cut < 0:
+                cut = end
+            line = view[pos:cut]
+            pos = cut + 1
             number += 1
             if not line:
                 continue
             try:
                 ev = decode(line)
             except msgspec.DecodeError as exc:
-                if not line.isspace():
+                if not bytes(line).isspace():
                     self._skip(number, str(exc))
                 continue
             if not ev.stage or not ev.verb:
                 self._skip(number, "not an audit event (no stage or verb)")
                 continue
             count += 1
-            user = ev.user
-            if user is None or user.username is None:
-                who: str | None = None
-                groups: tuple[str, ...] = ()
-            else:
-                who = user.username
-                groups = tuple(user.groups) if user.groups else ()
+            if not count % stride:
+                samples.append(bytes(line))
+                if len(samples) >= SAMPLE_CAP:
+                    del samples[::2]
+                    stride *= 2
             ref = ev.objectRef
-            status = ev.responseStatus
-            code = status.code if status is not None else 0
-            if ref is None:
-                key: CellKey = (
-                    who,
-                    groups,
-                    ev.verb,
-                    "",
-                    "",
-                    "",
-                    "",
-                    None,
-                    ev.requestURI.split("?", 1)[0],
-                    ev.stage,
-                    code,
-                    ev.level,
-                )
-            else:
-                name = ref.name if keep_names is None or ref.name in keep_names else None
-                key = (
-                    who,
-                    groups,
-                    ev.verb,
-                    ref.namespace,
-                    ref.apiGroup,
-                    ref.resource,
-                    ref.subresource,
-                    name,
-                    None,
-                    ev.stage,
-                    code,
-                    ev.level,
-                )
-            acc = find(key)
+            shape = (bytes(ev.user), bytes(ref) if ref else ev.requestURI, ev.verb, ev.stage,
+                     bytes(ev.responseStatus), ev.level)  # fmt: skip
+            acc = find(shape)
             if acc is None:
-                acc = cells[key] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-                examples[key] = bytes(ev.auditID).strip(b'"').decode("utf-8", "replace")
+                acc = self._cell(ev, shape)
             acc[0] += 1
             acc[1] += len(line) + 1  # the newline is written too
             measure = acc[0] <= MF_EVERY_UNTIL or not acc[0] % MF_EVERY
@@ -281,21 +264,49 @@ class _Reader:
                 if ts > hi:
                     hi = ts
         cap.lines = count
-        self._sample(lines)
+        self._stride = stride
         self._lo, self._hi = lo, hi
         cap.first = "" if lo == "~" else lo
         cap.last = hi
+        return number - first_line + 1
 
-    def _sample(self, lines: list[bytes]) -> None:
-        """Every n-th line for the compression estimate; n doubles whenever the sample fills up."""
-        stride = self._stride
-        samples = self.capture.samples
-        samples.extend(lines[(-self._fed) % stride :: stride])
-        self._fed += len(lines)
-        while len(samples) >= SAMPLE_CAP:
-            del samples[::2]
-            stride *= 2
-        self._stride = stride
+    def cell(self, ev: _Event) -> CellKey | None:
+        """The cell of a decoded line (None: its user, objectRef or status is not what it should be)."""
+        try:
+            user = _decode_user(ev.user) if ev.user else None
+            ref = _decode_ref(ev.objectRef) if ev.objectRef else None
+            status = _decode_status(ev.responseStatus) if ev.responseStatus else None
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        if user is None or user.username is None:
+            who: str | None = None
+            groups: tuple[str, ...] = ()
+        else:
+            who, groups = user.username, tuple(user.groups or ())
+        code = status.code if status is not None else 0
+        if ref is None:
+            path = ev.requestURI.split("?", 1)[0]
+            return (who, groups, ev.verb, "", "", "", "", None, path, ev.stage, code, ev.level)
+        keep = self.keep_names
+        name = ref.name if keep is None or ref.name in keep else None
+        return (who, groups, ev.verb, ref.namespace, ref.apiGroup, ref.resource, ref.subresource, name, None,
+                ev.stage, code, ev.level)  # fmt: skip
+
+    def _cell(self, ev: _Event, shape: tuple[object, ...]) -> list[int]:
+        """The accumulator of a shape seen for the first time (shared by every shape of its cell)."""
+        key = self.cell(ev)
+        if key is None:
+            bad = "<malformed user, objectRef or status>"
+            key = (None, (), ev.verb, "", "", "", "", None, bad, ev.stage, 0, ev.level)
+        cells = self.capture.cells
+        acc = cells.get(key)
+        if acc is None:
+            acc = cells[key] = [0] * 10
+            self.capture.examples[key] = bytes(ev.auditID).strip(b'"').decode("utf-8", "replace")
+        if len(self._shapes) >= SHAPES:
+            self._shapes.clear()
+        self._shapes[shape] = acc
+        return acc
 
     def _skip(self, line: int, problem: str) -> None:
         cap = self.capture
@@ -304,18 +315,35 @@ class _Reader:
             cap.skipped_examples.append(Skipped(self.source, line, problem))
 
 
-def _lines(read: Callable[[int], bytes]) -> Iterator[list[bytes]]:
-    """Blocks of whole lines (the last piece of each block waits for the next)."""
+def _blocks(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """Runs of whole lines. Only the line straddling two reads is joined into a bytes of its own."""
     rest = b""
     while True:
         block = read(BLOCK)
         if not block:
             if rest:
-                yield [rest]
+                yield rest
             return
-        parts = (rest + block if rest else block).split(b"\n")
-        rest = parts.pop()
-        yield parts
+        start = 0
+        if rest:
+            first = block.find(b"\n")
+            if first < 0:
+                rest += block
+                continue
+            start = first + 1
+            yield rest + block[:first]
+        cut = block.rfind(b"\n")
+        if cut >= start:
+            yield block if start == 0 and cut == len(block) - 1 else block[start:cut]
+            rest = block[cut + 1 :]
+        else:
+            rest = block[start:]
+
+
+def _feed_all(reader: _Reader, read: Callable[[int], bytes]) -> None:
+    number = 1
+    for block in _blocks(read):
+        number += reader.feed(block, number)
 
 
 def _open(path: str) -> BinaryIO:
@@ -363,17 +391,14 @@ def _read_stream(reader: _Reader, stream: BinaryIO) -> None:
             if data.lstrip()[:1] == b"[" or b'"EventList"' in data[:4096]:
                 raise
         # Not a document after all: JSON lines whose first line is bad.
-        reader.feed(data.split(b"\n"), 1)
+        reader.feed(data, 1)
         return
     pending: list[bytes] = [first]
 
     def again(size: int) -> bytes:
         return pending.pop() if pending else stream.read(size)
 
-    number = 1
-    for block in _lines(again):
-        reader.feed(block, number)
-        number += len(block)
+    _feed_all(reader, again)
 
 
 def _read_document(reader: _Reader, data: bytes) -> None:
@@ -386,7 +411,7 @@ def _read_document(reader: _Reader, data: bytes) -> None:
             items = msgspec.json.decode(stripped, type=_RawList).items or []
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidInput(f"{reader.source}: not audit events (JSON lines or an EventList): {exc}") from None
-    reader.feed([bytes(item) for item in items], 1)
+    reader.feed(b"\n".join(bytes(item) for item in items), 1)
 
 
 def read_unit(path: str, start: int, end: int | None, keep_names: frozenset[str] | None) -> Capture:
@@ -397,10 +422,7 @@ def read_unit(path: str, start: int, end: int | None, keep_names: frozenset[str]
         if end is None:
             _read_stream(reader, stream)
         else:
-            number = 1
-            for block in _lines(_Range(stream, start, end).read):
-                reader.feed(block, number)
-                number += len(block)
+            _feed_all(reader, _Range(stream, start, end).read)
             if start and reader.capture.skipped_examples:
                 with open(path, "rb") as handle:  # line numbers were counted from the range start
                     before = handle.read(start).count(b"\n")
