@@ -155,6 +155,7 @@ def _tune_json(p: Proposal, text: str, output: str | None) -> dict[str, Any]:
         "after": p.after.totals(),
         "added_rules": [a.to_json(i, span) for i, a in enumerate(p.added)],
         "problems": p.problems,
+        "warnings": p.warnings,
         "largest_protected_cells": p.protected,
         "output": output,
         **({} if output else {"policy": text}),
@@ -223,6 +224,8 @@ def _summary(p: Proposal) -> None:
         saved = _human(a.saved_bytes * 86400 / p.after.span_seconds)
         say(f"  add {a.rule.level:<8} {'; '.join(a.cells)}  (-{saved}/day)")
     say(f"after: {_human(p.after.bytes_per_day)}/day")
+    for warning in p.warnings:
+        say(paint("warning: ", "yellow") + warning)
     for problem in p.problems:
         say(paint("problem: ", "red") + problem)
     if p.fits:

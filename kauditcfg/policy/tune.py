@@ -64,6 +64,7 @@ class Proposal:
     before: Replay
     after: Replay
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     protected: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -238,7 +239,10 @@ class Tuner:
         for v in proposal.after.violations:
             if v.count > before.get(v.row, 0):
                 problems.append(f"must-keep row {v.row} lost: {v.examples[0] if v.examples else ''}")
-        known = {_unindexed(f.message) for f in lint_policy(self.base, self.version) if f.severity == "high"}
+        base_high = [f for f in lint_policy(self.base, self.version) if f.severity == "high"]
+        proposal.warnings = [f"the base policy already has a high lint finding (not changed): {f.message}"
+                             for f in base_high]  # fmt: skip
+        known = {_unindexed(f.message) for f in base_high}
         problems += [
             f"lint: {f.message}"
             for f in lint_policy(proposal.policy, self.version)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 
+from kauditcfg.errors import KauditError
 from kauditcfg.policy.budget import human_bytes
 from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.model import Policy, Rule
@@ -108,7 +109,13 @@ def render_proposal(
     text = _inserted(base_text, base, proposal, new_rules)
     if text is not None and _loads_as(text, proposal, version):
         return text
-    return policy_yaml(proposal, comments)
+    text = policy_yaml(proposal, comments)
+    if not _loads_as(text, proposal, version):
+        raise KauditError(
+            "kauditcfg wrote a proposal that does not load back as proposed: this is a bug in kauditcfg, "
+            "not in your files; nothing was written"
+        )
+    return text
 
 
 def _loads_as(text: str, policy: Policy, version: Version) -> bool:

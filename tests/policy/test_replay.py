@@ -320,3 +320,35 @@ def test_html_report_holds_the_json_numbers_and_loads_nothing_remote(
     assert parser.svg == 1 and "<rect" in html
     assert parser.per_day == [r["bytes_per_day"] for r in got["rules"]]
     assert json.loads(parser.data)["totals"] == got["totals"]
+
+
+def test_stdin_and_the_gzip_fallback_read_the_same(
+    log: Path, policies: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kauditcfg.policy.replay_read as reader
+
+    lines = log.read_bytes().splitlines(keepends=True)[:3000]
+    plain = tmp_path / "part.log"
+    plain.write_bytes(b"".join(lines))
+    want = replay_json("--policy", str(policies["cis"]), str(plain))
+    result = runner.invoke(
+        app, ["policy", "replay", "--json", "--policy", str(policies["cis"]), "-"], input=plain.read_bytes()
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["totals"] == want["totals"]
+    packed = tmp_path / "part.log.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    monkeypatch.setattr(reader, "_gzip", gzip)  # python-isal missing: the stdlib reads it
+    assert replay_json("--policy", str(policies["cis"]), str(packed))["totals"] == want["totals"]
+
+
+def test_a_rotation_truncated_mid_write_is_reported_not_fatal(
+    log: Path, policies: dict[str, Path], tmp_path: Path
+) -> None:
+    data = gzip.compress(log.read_bytes())
+    cut = tmp_path / "audit-2.log.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    result = runner.invoke(app, ["policy", "replay", "--json", "--policy", str(policies["cks"]), str(cut)])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["skipped_lines"] == 1 and got["capture"]["lines"] > 0
+    assert "truncated or corrupt file" in result.stderr

@@ -177,3 +177,18 @@ def test_tune_html_shows_before_and_after(log: Path, cks: Path, tmp_path: Path) 
     html = page.read_text()
     assert "<h2>before</h2>" in html and "<h2>after</h2>" in html and html.count("<svg") == 2
     assert str(got["after"]["bytes_per_day"]) in html and str(got["before"]["bytes_per_day"]) in html
+
+
+def test_a_flow_style_base_is_written_afresh_and_the_gce_base_is_warned_about(
+    log: Path, tmp_path: Path
+) -> None:
+    flow = tmp_path / "flow.yaml"
+    flow.write_text('{"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [{"level": "Request"}]}\n')
+    code, got, _ = tune("--policy", str(flow), "--budget", "2MiB/day", str(log))
+    proposal = validate_policy_text(got["policy"], "p", VERSION)
+    assert proposal.ok and proposal.policy is not None and proposal.policy.rules[-1].level == "Request"
+    assert len(proposal.policy.rules) == len(got["added_rules"]) + 1
+    gce = Path(__file__).parent / "data" / "gce-reference-policy.yaml"
+    code, got, err = tune("--policy", str(gce), "--budget", "60MiB/day", str(log))
+    assert got["problems"] == [] and got["warnings"] and "already has a high lint finding" in err
+    assert code == (0 if got["fits"] else 1)
