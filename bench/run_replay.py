@@ -24,9 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
-sys.path.insert(0, str(ROOT / "tests" / "policy"))
+sys.path.insert(0, str(ROOT))
 
-from loggen import generate  # noqa: E402
+from tests.policy.loggen import generate  # noqa: E402
 
 BARE_LOOP = "import orjson,sys\nfor line in open(sys.argv[1],'rb'):\n    orjson.loads(line)\n"
 NODES = 50

@@ -2,7 +2,8 @@
 
 kube-apiserver treats an unknown flag or a value that does not parse as fatal: it prints its whole
 usage text and exits, which buries the one line that matters (kubernetes/apiserver#42). The table
-lives in `kauditcfg/data/apiserver_audit_flags.json`, derived from our research notes.
+lives in `kauditcfg/data/apiserver_audit_flags.json`, derived from kube-apiserver --help of each
+release (k8s.io/apiserver/pkg/server/options/audit.go).
 
 Names are handled without the leading dashes (`audit-log-path`), as `Flag.name` stores them;
 functions accept either form and answer in the form they were given.

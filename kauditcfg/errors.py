@@ -1,4 +1,4 @@
-"""Errors that end a command, each carrying the exit code of DESIGN.md §2.
+"""Errors that end a command, each carrying its exit code (the table in README.md).
 
 Every message is one line a user can act on: the file, the field, the problem and the fix.
 """
@@ -17,10 +17,12 @@ class KauditError(Exception):
     """Base class: the command stops, nothing on disk has changed."""
 
     exit_code = EXIT_INVALID
+    reported = False  # True: the command already printed its problems (e.g. `policy validate`)
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.problems = problems if problems is not None else [message]
 
     def __str__(self) -> str:
         return self.message
@@ -30,6 +32,12 @@ class InvalidInput(KauditError):
     """A manifest, policy or value that cannot be parsed or is invalid (exit 3)."""
 
     exit_code = EXIT_INVALID
+
+
+class Reported(InvalidInput):
+    """Invalid input the command has already described in its own output (exit 3)."""
+
+    reported = True
 
 
 class UsageError(KauditError):
@@ -42,10 +50,6 @@ class PreflightRefused(KauditError):
     """The change would stop kube-apiserver from starting (exit 4)."""
 
     exit_code = EXIT_PREFLIGHT
-
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems if problems is not None else [message]
 
 
 class NotReady(KauditError):

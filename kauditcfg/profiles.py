@@ -13,14 +13,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kauditcfg.config.defaults import LEVELS, cis_rotation_flags
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.versions import Version, supports_omit_managed_fields
 
 if TYPE_CHECKING:
     import jinja2
 
-CIS_ROTATION = {"audit-log-maxage": "30", "audit-log-maxbackup": "10", "audit-log-maxsize": "100"}
-LEVELS = ("None", "Metadata", "Request", "RequestResponse")
 
 PARAMETER_HELP: dict[str, str] = {
     "silence_namespaces": "namespaces whose reads (get/list/watch) are not logged",
@@ -64,7 +63,7 @@ PROFILES: dict[str, Profile] = {
         ),
         template="profiles/cks.yaml.j2",
         parameters=_noise_and_writes(),
-        flags=dict(CIS_ROTATION),
+        flags=cis_rotation_flags(),
     ),
     "cis": Profile(
         name="cis",
@@ -75,7 +74,7 @@ PROFILES: dict[str, Profile] = {
         ),
         template="profiles/cis.yaml.j2",
         parameters=_noise_and_writes(),
-        flags=dict(CIS_ROTATION),
+        flags=cis_rotation_flags(),
         write_levels=LEVELS[1:],
     ),
     "production": Profile(
@@ -92,14 +91,14 @@ PROFILES: dict[str, Profile] = {
             "write_level": "RequestResponse",
             "omit_managed_fields": True,
         },
-        flags=dict(CIS_ROTATION),
+        flags=cis_rotation_flags(),
     ),
     "minimal": Profile(
         name="minimal",
         description="Metadata for every request, RequestReceived omitted: who did what, never a body",
         template="profiles/minimal.yaml.j2",
         parameters={"silence_namespaces": [], "silence_users": []},
-        flags=dict(CIS_ROTATION),
+        flags=cis_rotation_flags(),
     ),
 }
 

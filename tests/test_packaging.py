@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from conftest import FIXTURES, MANIFEST, REPO
+from tests.helpers import FIXTURES, MANIFEST, REPO
 
 
 def test_wheel_ships_templates_and_flag_data(tmp_path: Path) -> None:

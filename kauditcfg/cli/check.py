@@ -1,4 +1,4 @@
-"""`kauditcfg check`: the doctor's options and output; the judging lives in kauditcfg.check."""
+"""`kauditcfg check`: the doctor's options and output; the judging lives in kauditcfg.node.check."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kauditcfg.cli.output import emit_json, paint, run, say
+from kauditcfg.cli.output import emit_json, paint, say
+from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.errors import UsageError
-from kauditcfg.hostfs import DEFAULT_MANIFEST, Host
+from kauditcfg.hostfs import Host
 from kauditcfg.versions import format_version, parse_version
 
 if TYPE_CHECKING:  # the doctor's core (ruamel.yaml, the policy engine) loads only when `check` runs
-    from kauditcfg.check import CheckReport
+    from kauditcfg.node.check import CheckReport
 
 
 class FailOn(enum.StrEnum):
@@ -38,10 +39,10 @@ def _manifest_path(root: Path, manifest: str) -> str:
 
 
 def _human(report: CheckReport, fail_on: str, failing: bool) -> None:
-    from kauditcfg.policy.lint import SEVERITY_RANK
+    from kauditcfg.config.findings import by_severity
 
     say(f"kauditcfg check: {report.manifest} (Kubernetes {format_version(report.version)})")
-    findings = sorted(report.findings, key=lambda f: -SEVERITY_RANK[f.severity])
+    findings = by_severity(report.findings)
     if findings:
         width = max(len(f.id) for f in findings)
         say(f"  {'SEVERITY':<8}  {'ID':<{width}}  MESSAGE")
@@ -65,41 +66,38 @@ def _human(report: CheckReport, fail_on: str, failing: bool) -> None:
     say(f"verdict: {verdict}")
 
 
+def check(
+    root: Annotated[
+        Path, typer.Option("--root", metavar="DIR", help="Resolve every host path under DIR.")
+    ] = Path("/"),
+    manifest: Annotated[
+        str, typer.Option("--manifest", help="The kube-apiserver static pod manifest (a host path).")
+    ] = DEFAULT_MANIFEST,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print {"findings": [...], "cis": {...}} on stdout.')
+    ] = False,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", case_sensitive=False, help="Exit 1 on findings at or above it.")
+    ] = FailOn.medium,
+    kubernetes_version: Annotated[
+        str | None,
+        typer.Option("--kubernetes-version", help="X.Y to judge against (default: the image tag)."),
+    ] = None,
+) -> None:
+    """Inspect the current manifest and host (hand-made setups included) and report every problem."""
+    from kauditcfg.node.check import run_check
+
+    version = parse_version(kubernetes_version) if kubernetes_version else None
+    report = run_check(Host(root), _manifest_path(root, manifest), version)
+    failing = bool(report.failing(fail_on.value))
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        _human(report, fail_on.value, failing)
+    sys.stderr.flush()
+    raise typer.Exit(1 if failing else 0)
+
+
 def register(app: typer.Typer) -> None:
     """Add the check command to the application."""
-
-    @app.command("check")
-    def check(
-        root: Annotated[
-            Path, typer.Option("--root", metavar="DIR", help="Resolve every host path under DIR.")
-        ] = Path("/"),
-        manifest: Annotated[
-            str, typer.Option("--manifest", help="The kube-apiserver static pod manifest (a host path).")
-        ] = DEFAULT_MANIFEST,
-        as_json: Annotated[
-            bool, typer.Option("--json", help='Print {"findings": [...], "cis": {...}} on stdout.')
-        ] = False,
-        fail_on: Annotated[
-            FailOn, typer.Option("--fail-on", case_sensitive=False, help="Exit 1 on findings at or above it.")
-        ] = FailOn.medium,
-        kubernetes_version: Annotated[
-            str | None,
-            typer.Option("--kubernetes-version", help="X.Y to judge against (default: the image tag)."),
-        ] = None,
-    ) -> None:
-        """Inspect the current manifest and host (hand-made setups included) and report every problem."""
-
-        def body() -> CheckReport:
-            from kauditcfg.check import run_check
-
-            version = parse_version(kubernetes_version) if kubernetes_version else None
-            return run_check(Host(root), _manifest_path(root, manifest), version)
-
-        report = run(body, as_json, {"findings": [], "cis": {}})
-        failing = bool(report.failing(fail_on.value))
-        if as_json:
-            emit_json(report.to_json())
-        else:
-            _human(report, fail_on.value, failing)
-        sys.stderr.flush()
-        raise typer.Exit(1 if failing else 0)
+    app.command("check")(check)

@@ -1,18 +1,13 @@
-"""The CLI's only ways to speak: JSON on stdout, human text on stderr, and one error handler."""
+"""The CLI's only ways to speak: JSON on stdout, human text on stderr."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
-
-import typer
+from typing import Any
 
 from kauditcfg.errors import KauditError
-
-T = TypeVar("T")
 
 
 def use_colour(stream: Any = None) -> bool:
@@ -40,28 +35,20 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def fail(exc: KauditError, as_json: bool, json_shape: dict[str, Any] | None = None) -> NoReturn:
-    """One line on stderr (and the JSON result on stdout with --json), then the exit code."""
+def report_error(exc: KauditError, as_json: bool, json_shape: dict[str, Any] | None = None) -> None:
+    """One line per problem on stderr (and the JSON result on stdout with --json)."""
     problems = getattr(exc, "problems", None) or [exc.message]
-    if as_json:
+    if as_json and not exc.reported:
         shape = dict(json_shape or {})
         shape["errors"] = list(problems)
         emit_json(shape)
-    for problem in problems:
-        say(paint("kauditcfg: error: ", "red") + problem)
-    raise typer.Exit(exc.exit_code)
-
-
-def run(action: Callable[[], T], as_json: bool, json_shape: dict[str, Any] | None = None) -> T:
-    """Run a command body; a KauditError becomes a clean message and its exit code, never a traceback."""
-    try:
-        return action()
-    except KauditError as exc:
-        fail(exc, as_json, json_shape)
+    if not exc.reported:
+        for problem in problems:
+            say(paint("kauditcfg: error: ", "red") + problem)
 
 
 def empty_result() -> dict[str, Any]:
-    """The DESIGN.md §2 result shape of the mutating commands, with nothing in it."""
+    """The result shape of the mutating commands (Ansible-style), with nothing in it."""
     return {
         "changed": False,
         "restart_required": False,

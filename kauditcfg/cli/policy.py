@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from kauditcfg.cli import policy_tune
-from kauditcfg.cli.output import emit_json, paint, run, say
-from kauditcfg.errors import InvalidInput, UsageError
+from kauditcfg.cli.output import emit_json, paint, say
+from kauditcfg.errors import InvalidInput, Reported, UsageError
 
 # The engine is imported inside each command: the other commands (and --help) start without it.
 if TYPE_CHECKING:
@@ -45,9 +43,9 @@ def _read(path: str) -> str:
 
 
 def _invalid(source: str, errors: list[str]) -> InvalidInput:
-    exc = InvalidInput(f"{source}: kube-apiserver would refuse this policy")
-    exc.problems = [f"{source}: {e}" for e in errors]  # type: ignore[attr-defined]
-    return exc
+    return InvalidInput(
+        f"{source}: kube-apiserver would refuse this policy", [f"{source}: {e}" for e in errors]
+    )
 
 
 def _load_valid(path: str, version: Version) -> Policy:
@@ -81,10 +79,10 @@ def validate_cmd(
         for error in result.errors:
             say(paint("error: ", "red") + f"{file}: {error}")
         if not result.ok:
-            raise typer.Exit(3)
+            raise Reported(f"{file}: kube-apiserver would refuse this policy", result.errors)
         say(f"{file}: valid audit policy for Kubernetes {format_version(version)}")
 
-    run(action, as_json)
+    action()
 
 
 @policy_app.command("lint")
@@ -99,13 +97,14 @@ def lint_cmd(
     """What the policy leaks, hides or wastes; exit 1 on findings at or above --fail-on."""
 
     def action() -> None:
-        from kauditcfg.policy.lint import SEVERITY_RANK, at_or_above, lint_policy_text
+        from kauditcfg.config.findings import LINT_KEYS, SEVERITY_RANK
+        from kauditcfg.policy.lint import lint_policy_text
 
         if fail_on not in SEVERITY_RANK:
             raise UsageError(f"--fail-on {fail_on!r}: choose high, medium or low")
         findings = lint_policy_text(_read(file), file, _version(kubernetes_version))
         if as_json:
-            emit_json({"findings": [f.to_json() for f in findings]})
+            emit_json({"findings": [f.to_json(LINT_KEYS) for f in findings]})
         else:
             colours = {"high": "red", "medium": "yellow", "low": "cyan"}
             for f in findings:
@@ -113,10 +112,10 @@ def lint_cmd(
                 label = paint(f.severity.upper().ljust(6), colours[f.severity])
                 say(f"{label} {where:<10} {f.id}: {f.message}")
             say(f"{file}: {len(findings)} finding(s)")
-        if any(at_or_above(f, fail_on) for f in findings):
+        if any(f.at_or_above(fail_on) for f in findings):
             raise typer.Exit(1)
 
-    run(action, as_json)
+    action()
 
 
 @policy_app.command("migrate")
@@ -142,22 +141,15 @@ def migrate_cmd(
         else:
             say(f"{file}: already audit.k8s.io/v1, unchanged")
 
-    run(action, False)
+    action()
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Through the one writer, keeping the file's mode and owner."""
+    from kauditcfg.ops.writer import atomic_write
+
+    st = path.stat()
+    atomic_write(path, text.encode("utf-8"), st.st_mode & 0o7777, st.st_uid, st.st_gid)
 
 
 @policy_app.command("render")
@@ -175,7 +167,7 @@ def render_cmd(
         params = parse_set_values(list(set_), _read(values) if values else None)
         sys.stdout.write(render_policy(get_profile(profile), params, _version(kubernetes_version)))
 
-    run(action, False)
+    action()
 
 
 def _single_request(opts: dict[str, Any]) -> Request:
@@ -271,7 +263,7 @@ def explain_cmd(
         if bad:
             say(paint("warning: ", "yellow") + f"{bad} line(s) were not audit events and were skipped")
 
-    run(action, False)
+    action()
 
 
 def _stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
@@ -291,6 +283,7 @@ def _write_stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
     bad = 0
     sys.stdout.flush()
     out = sys.stdout.buffer
+
     def warn(line: BadLine) -> None:
         say(paint("warning: ", "yellow") + f"{line.source}:{line.line}: skipped: {line.problem}")
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kauditcfg.cli.output import emit_json, paint, run, say
+from kauditcfg.cli.output import emit_json, paint, say
 from kauditcfg.errors import InvalidInput, UsageError
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def replay_cmd(
         else:
             sys.stdout.write(replay_text(report))
 
-    run(action, as_json)
+    action()
 
 
 def _tune_json(p: Proposal, text: str, output: str | None) -> dict[str, Any]:
@@ -213,7 +213,7 @@ def tune_cmd(
         if not proposal.fits:
             raise typer.Exit(1)
 
-    run(action, as_json)
+    action()
 
 
 def _summary(p: Proposal) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kauditcfg.cli.output import emit_json, run
+from kauditcfg.cli.output import emit_json
 from kauditcfg.profiles import PARAMETER_HELP, PROFILES, get_profile
 
 profiles_app = typer.Typer(help="The shipped audit policy profiles.", no_args_is_help=True)
@@ -55,7 +55,7 @@ def show_cmd(
         for flag, value in p.flags.items():
             typer.echo(f"  --{flag}={value}")
 
-    run(action, as_json)
+    action()
 
 
 def register(app: typer.Typer) -> None:

@@ -7,28 +7,28 @@ the pod is unchanged. A result that fails the check is never returned.
 
 from __future__ import annotations
 
-import copy
 import posixpath
 from collections import defaultdict
 from typing import Any
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, ScalarNode
 
+from kauditcfg.config.audit import AuditConfig, MountSpec
+from kauditcfg.config.defaults import HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME
 from kauditcfg.errors import InvalidInput, PreflightRefused
+from kauditcfg.manifest.editing import PodEditor, is_sorted, norm_path
 from kauditcfg.manifest.pod import ApiServerPod, Json, load_apiserver_pod, parse_flags, path_within
-from kauditcfg.manifest.yamltext import (
-    Path,
+from kauditcfg.manifest.verify import verify_patch
+from kauditcfg.yamltext import (
     Quoted,
     Splice,
-    TextEditor,
-    key_node_at,
     map_item,
     node_at,
     render_scalar,
 )
-from kauditcfg.settings import HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME, AuditConfig, MountSpec
 
-# kubeadm's own volumes (KUBEADM_NOTES §5): never taken for audit volumes, whatever they mount.
+# kubeadm's own volumes (cmd/kubeadm/app/phases/controlplane/volumes.go): never taken for audit
+# volumes, whatever they mount.
 KUBEADM_VOLUMES = {
     "k8s-certs",
     "ca-certs",
@@ -43,112 +43,10 @@ OUR_VOLUMES = {POLICY_VOLUME, LOG_VOLUME}
 AUDIT_PATH_FLAGS = ("audit-policy-file", "audit-log-path", "audit-webhook-config-file")
 
 
-def _norm(path: Any) -> str:
-    text = str(path or "")
-    return posixpath.normpath(text) if text else ""
-
-
-def _is_sorted(names: list[str]) -> bool:
-    return len(names) >= 2 and names == sorted(names)
-
-
-def _ordered_like(obj: dict[str, Any], sibling: Json | None) -> dict[str, Any]:
-    """`obj`'s keys in the order a neighbouring item uses, so new lines match the file's style."""
-    if not sibling:
-        return obj
-    order = {key: i for i, key in enumerate(sibling)}
-    keys = sorted(obj, key=lambda k: (order.get(k, len(order)), k))
-    result: dict[str, Any] = {}
-    for key in keys:
-        value = obj[key]
-        if isinstance(value, dict) and isinstance(sibling.get(key), dict):
-            value = _ordered_like(value, sibling[key])
-        result[key] = value
-    return result
-
-
-class _Patcher:
+class _Patcher(PodEditor):
     def __init__(self, pod: ApiServerPod, want: AuditConfig | None) -> None:
-        self.pod = pod
+        super().__init__(pod)
         self.want = want
-        self.editor = TextEditor(pod.doc)
-        self.root = pod.doc.node
-        self.cpath: Path = ("spec", "containers", pod.container_index)
-        self.removed_volumes: set[str] = set()
-        self.added_volumes: set[str] = set()
-        self.source = pod.doc.source
-
-    # -- helpers -------------------------------------------------------------------------------
-
-    def _find(self, path: Path) -> tuple[ScalarNode, Node] | None:
-        try:
-            parent = node_at(self.root, path[:-1])
-        except (KeyError, IndexError):
-            return None
-        return map_item(parent, str(path[-1]))
-
-    def _block_seq(self, path: Path) -> tuple[ScalarNode, SequenceNode] | None:
-        found = self._find(path)
-        if found is None:
-            return None
-        key, node = found
-        if isinstance(node, ScalarNode) and node.value in ("", "null", "~"):
-            return None
-        if not isinstance(node, SequenceNode):
-            raise InvalidInput(f"{self.source}: {'.'.join(map(str, path))} is not a list; fix the manifest")
-        return key, node
-
-    def _insert_new_key(self, map_path: Path, key: str, value: Any) -> None:
-        """Add `key: value` to the mapping at `map_path`, at its sorted place when keys are sorted."""
-        mapping = node_at(self.root, map_path)
-        if not isinstance(mapping, MappingNode) or mapping.flow_style:
-            raise InvalidInput(
-                f"{self.source}: {'.'.join(map(str, map_path))} is written in flow style ({{...}}) or is not "
-                f"a mapping; kauditcfg needs to add {key!r} there: rewrite it as a block mapping"
-            )
-        keys = [str(k.value) for k, _ in mapping.value]
-        index = len(keys)
-        if _is_sorted(keys):
-            index = next((i for i, k in enumerate(keys) if k > key), len(keys))
-        in_sequence = isinstance(map_path[-1], int)
-        if index == 0 and in_sequence:
-            index = len(keys)  # the first key shares the "- " line; never split it
-        parent_key = None if in_sequence or not map_path else key_node_at(self.root, map_path)
-        self.editor.insert_map_entry(parent_key, mapping, index, key, value)
-
-    def _seq_edit(
-        self, path: Path, deletes: set[int], inserts: list[tuple[str, dict[str, Any]]], items: list[Json]
-    ) -> None:
-        """Delete items, insert named mapping items (sorted by name when the list is)."""
-        found = self._block_seq(path)
-        if found is None:
-            if inserts:  # no list yet: a new key, its items in kubeadm's order (sorted by name)
-                self._insert_new_key(path[:-1], str(path[-1]), [obj for _, obj in sorted(inserts)])
-            return
-        key, seq = found
-        kept = [i for i in range(len(seq.value)) if i not in deletes]
-        if not kept and not inserts:
-            mapping = node_at(self.root, path[:-1])
-            assert isinstance(mapping, MappingNode)
-            index = next(i for i, (k, _) in enumerate(mapping.value) if k.value == path[-1])
-            self.editor.delete_map_entry(mapping, index)
-            return
-        for i in sorted(deletes):
-            self.editor.delete_seq_item(seq, i)
-        names = [str(items[i].get("name", "")) if i < len(items) else "" for i in kept]
-        sibling = items[kept[0]] if kept and kept[0] < len(items) else (items[0] if items else None)
-        by_index: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        ordered = sorted(inserts) if _is_sorted(names) or len(names) < 2 else inserts
-        for name, obj in ordered:
-            if _is_sorted(names):
-                at = next((i for i, n in zip(kept, names, strict=True) if n > name), len(seq.value))
-            else:
-                at = len(seq.value)
-            by_index[at].append(_ordered_like(obj, sibling))
-        for at, objs in by_index.items():
-            self.editor.insert_seq_items(key, seq, at, objs)
-
-    # -- flags ---------------------------------------------------------------------------------
 
     def stray_flags(self) -> None:
         """Audit flags in `command` when the flags live in `args`: kube-apiserver sees both lists, so
@@ -156,7 +54,7 @@ class _Patcher:
         pod = self.pod
         if pod.flags_key != "args":
             return
-        found = self._block_seq((*self.cpath, "command"))
+        found = self.block_seq((*self.cpath, "command"))
         if found is None:
             return
         wanted = self.want.flags if self.want else {}
@@ -168,11 +66,11 @@ class _Patcher:
     def flags(self) -> None:
         pod, want = self.pod, self.want
         path = (*self.cpath, pod.flags_key)
-        found = self._block_seq(path)
+        found = self.block_seq(path)
         wanted = want.flags if want else {}
         if found is None:
             if wanted:
-                self._insert_new_key(self.cpath, pod.flags_key, [f"--{n}={v}" for n, v in wanted.items()])
+                self.insert_new_key(self.cpath, pod.flags_key, [f"--{n}={v}" for n, v in wanted.items()])
             return
         key, seq = found
         items = pod.flag_items
@@ -199,7 +97,7 @@ class _Patcher:
         names = [f.name for f in kept]
         after_last = max((max(f.indexes) for f in kept), default=len(items) - 1) + 1
         by_index: dict[int, list[str]] = defaultdict(list)
-        if _is_sorted(names):
+        if is_sorted(names):
             for name in sorted(missing):
                 at = next((f.index for f in kept if f.name > name), after_last)
                 by_index[at].append(f"--{name}={wanted[name]}")
@@ -216,13 +114,13 @@ class _Patcher:
         for name in AUDIT_PATH_FLAGS:
             value = self.pod.flag(name)
             if value and value.startswith("/"):
-                paths.add(_norm(value))
-                paths.add(posixpath.dirname(_norm(value)))
+                paths.add(norm_path(value))
+                paths.add(posixpath.dirname(norm_path(value)))
         return paths
 
     def _other_paths(self) -> list[str]:
         return [
-            _norm(f.value)
+            norm_path(f.value)
             for f in self.pod.flags
             if not f.name.startswith("audit-") and f.value and f.value.startswith("/")
         ]
@@ -231,7 +129,7 @@ class _Patcher:
         name = str(mount.get("name", ""))
         if name in KUBEADM_VOLUMES or name.startswith("etcd-certs"):
             return False
-        mount_path = _norm(mount.get("mountPath"))
+        mount_path = norm_path(mount.get("mountPath"))
         if not mount_path or any(path_within(p, mount_path) for p in other_paths):
             return False
         return mount_path in audit_paths or name in OUR_VOLUMES
@@ -257,15 +155,15 @@ class _Patcher:
         def volume_host(name: str) -> str | None:
             vol = pod.volume(name)
             host = (vol or {}).get("hostPath")
-            return _norm(host.get("path")) if isinstance(host, dict) else None
+            return norm_path(host.get("path")) if isinstance(host, dict) else None
 
         for spec in want.mounts if want else ():
             cover = self._covering(raw_mounts, spec.path)
             if cover is not None:
                 index, mount = cover
                 host = volume_host(str(mount.get("name")))
-                rel = posixpath.relpath(spec.path, _norm(mount.get("mountPath")))
-                maps_right = host is not None and _norm(posixpath.join(host, rel)) == spec.path
+                rel = posixpath.relpath(spec.path, norm_path(mount.get("mountPath")))
+                maps_right = host is not None and norm_path(posixpath.join(host, rel)) == spec.path
                 writable_ok = spec.read_only or not mount.get("readOnly", False)
                 if maps_right and writable_ok:
                     needed.add(index)
@@ -273,7 +171,7 @@ class _Patcher:
                 if index not in owned:
                     raise PreflightRefused(self._conflict(spec, mount, host, maps_right))
             # Needs its own mount; reuse a kept volume that already points at the directory.
-            taken_paths = {_norm(m.get("mountPath")) for i, m in enumerate(mounts) if i not in owned}
+            taken_paths = {norm_path(m.get("mountPath")) for i, m in enumerate(mounts) if i not in owned}
             if spec.path in taken_paths:
                 raise PreflightRefused(self._conflict(spec, None, None, False))
             vol_name = next(
@@ -317,19 +215,19 @@ class _Patcher:
             str(raw_mounts[i].get("name")) for i in remove_mounts
         }
         self.added_volumes = {name for name, _ in new_volumes} | {name for name, _ in new_mounts}
-        self._seq_edit((*self.cpath, "volumeMounts"), remove_mounts, new_mounts, raw_mounts)
-        self._seq_edit(("spec", "volumes"), remove_volumes, new_volumes, raw_volumes)
+        self.seq_edit((*self.cpath, "volumeMounts"), remove_mounts, new_mounts, raw_mounts)
+        self.seq_edit(("spec", "volumes"), remove_volumes, new_volumes, raw_volumes)
 
     def _covering(self, raw_mounts: list[Any], path: str) -> tuple[int, Json] | None:
         best: tuple[int, Json] | None = None
         for i, mount in enumerate(raw_mounts):
             if not isinstance(mount, dict):
                 continue
-            mount_path = _norm(mount.get("mountPath"))
+            mount_path = norm_path(mount.get("mountPath"))
             if (
                 mount_path
                 and path_within(path, mount_path)
-                and (best is None or len(mount_path) > len(_norm(best[1].get("mountPath"))))
+                and (best is None or len(mount_path) > len(norm_path(best[1].get("mountPath"))))
             ):
                 best = (i, mount)
         return best
@@ -382,7 +280,7 @@ class _Patcher:
 
     def annotation(self) -> None:
         want = self.want
-        found = self._find(("metadata", "annotations"))
+        found = self.find(("metadata", "annotations"))
         current = self.pod.annotations
         if want is None:
             if HASH_ANNOTATION not in current or found is None:
@@ -402,9 +300,9 @@ class _Patcher:
         if found is None or (isinstance(found[1], ScalarNode) and found[1].value in ("", "null", "~")):
             if found is not None:
                 raise InvalidInput(f"{self.source}: metadata.annotations is empty; remove the empty key")
-            if self._find(("metadata",)) is None:
+            if self.find(("metadata",)) is None:
                 raise InvalidInput(f"{self.source}: the Pod has no metadata; add metadata.name")
-            self._insert_new_key(("metadata",), "annotations", {HASH_ANNOTATION: Quoted(value)})
+            self.insert_new_key(("metadata",), "annotations", {HASH_ANNOTATION: Quoted(value)})
             return
         key, mapping = found
         if not isinstance(mapping, MappingNode):
@@ -431,66 +329,9 @@ class _Patcher:
             return
         keys = [str(k.value) for k, _ in mapping.value]
         index = len(keys)
-        if _is_sorted(keys) or len(keys) == 1:
+        if is_sorted(keys) or len(keys) == 1:
             index = next((i for i, k in enumerate(keys) if k > HASH_ANNOTATION), len(keys))
         self.editor.insert_map_entry(key, mapping, index, HASH_ANNOTATION, Quoted(value))
-
-
-# -- verification ------------------------------------------------------------------------------
-
-
-def _strip(pod: ApiServerPod, names: set[str]) -> Json:
-    """The pod without anything audit-related, for comparing before and after."""
-    data = copy.deepcopy(pod.data)
-    container = data["spec"]["containers"][pod.container_index]
-    items = container.get(pod.flags_key) or []
-    drop = {i for f in pod.flags if f.name.startswith("audit-") for i in f.indexes}
-    container[pod.flags_key] = [x for i, x in enumerate(items) if i not in drop]
-    if pod.flags_key == "args" and isinstance(container.get("command"), list):
-        command = container["command"]
-        stray = {i for f in parse_flags(command) if f.name.startswith("audit-") for i in f.indexes}
-        container["command"] = [x for i, x in enumerate(command) if i not in stray]
-    for holder, key in ((container, "volumeMounts"), (data["spec"], "volumes")):
-        kept = [x for x in holder.get(key) or [] if not (isinstance(x, dict) and x.get("name") in names)]
-        holder[key] = kept
-    meta = data.get("metadata") or {}
-    annotations = dict(meta.get("annotations") or {})
-    annotations.pop(HASH_ANNOTATION, None)
-    meta["annotations"] = annotations
-    return data
-
-
-def _verify(before: ApiServerPod, after: ApiServerPod, want: AuditConfig | None, names: set[str]) -> None:
-    def bug(what: str) -> InvalidInput:
-        return InvalidInput(
-            f"{before.doc.source}: refusing to write: the edited manifest {what} (a kauditcfg bug; "
-            "please report it with the manifest); nothing was written"
-        )
-
-    audit_after = [f for f in after.flags if f.name.startswith("audit-")]
-    if want is None:
-        if audit_after:
-            raise bug("still has audit flags")
-    else:
-        for name, value in want.flags.items():
-            hits = [f for f in audit_after if f.name == name]
-            if len(hits) != 1 or hits[0].value != value or hits[0].value_index is not None:
-                raise bug(f"does not set --{name}={value} exactly once")
-        for spec in want.mounts:
-            host, mount = after.host_path_of(spec.path)
-            if host != spec.path or mount is None or (not spec.read_only and mount.get("readOnly", False)):
-                raise bug(f"does not mount {spec.path}")
-        if after.annotations.get(HASH_ANNOTATION) != want.config_hash:
-            raise bug("lacks the config-hash annotation")
-    kept_before = [
-        f for f in before.flags if f.name.startswith("audit-") and (want is None or f.name not in want.flags)
-    ]
-    if want is not None:
-        kept_after = [f for f in audit_after if f.name not in want.flags]
-        if [(f.name, f.value) for f in kept_before] != [(f.name, f.value) for f in kept_after]:
-            raise bug("changed audit flags it does not manage")
-    if _strip(before, names) != _strip(after, names):
-        raise bug("changed more than the audit settings")
 
 
 def patch_pod(pod: ApiServerPod, want: AuditConfig | None) -> ApiServerPod:
@@ -504,7 +345,7 @@ def patch_pod(pod: ApiServerPod, want: AuditConfig | None) -> ApiServerPod:
     if text == pod.doc.text:
         return pod
     after = load_apiserver_pod(text, pod.doc.source)
-    _verify(pod, after, want, patcher.removed_volumes | patcher.added_volumes)
+    verify_patch(pod, after, want, patcher.removed_volumes | patcher.added_volumes)
     return after
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from kauditcfg.errors import InvalidInput
-from kauditcfg.manifest.yamltext import YamlDoc, parse_documents
+from kauditcfg.yamltext import YamlDoc, parse_documents
 
 Json = dict[str, Any]
 

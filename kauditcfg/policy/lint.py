@@ -1,4 +1,4 @@
-"""Lint: what a policy leaks, hides, wastes or gets wrong (DESIGN.md §7).
+"""Lint: what a policy leaks, hides, wastes or gets wrong, ranked high, medium or low.
 
 Leaks and costs are decided by evaluating synthetic requests through the engine (first match
 wins), never by grepping the file for resource names.
@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
-from typing import Literal
 
+from kauditcfg.config.findings import SEVERITY_RANK, Finding, Severity
 from kauditcfg.policy.compliance import body_leaks
 from kauditcfg.policy.evaluate import Evaluator, url_matches
 from kauditcfg.policy.load import UnknownField, ValidationResult, validate_policy_text
 from kauditcfg.policy.matrix import HUMANS, Target, requests_for
 from kauditcfg.policy.model import LEGACY_APIS, LEVEL_RANK, GroupResources, Policy, Rule
 from kauditcfg.versions import Version, only_v1_policies, supports_omit_managed_fields
-
-Severity = Literal["high", "medium", "low"]
-SEVERITY_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
 # Reads of these return whole collections: RequestResponse serialises every object into the log.
 BROAD: tuple[Target, ...] = (
@@ -41,19 +37,12 @@ INTERACTIVE: tuple[Target, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    severity: Severity
-    rule: int | None
-    message: str
-
-    def to_json(self) -> dict[str, object]:
-        return {"id": self.id, "severity": self.severity, "rule": self.rule, "message": self.message}
+def _lint(id_: str, severity: Severity, rule: int | None, message: str) -> Finding:
+    return Finding(id_, severity, message, rule=rule)
 
 
 def at_or_above(finding: Finding, threshold: str) -> bool:
-    return SEVERITY_RANK[finding.severity] >= SEVERITY_RANK[threshold]
+    return finding.at_or_above(threshold)
 
 
 _RULE_INDEX = re.compile(r"^rules\[(\d+)\]")
@@ -74,7 +63,7 @@ def _unknown_field(u: UnknownField, version: Version) -> Finding:
     else:
         close = difflib.get_close_matches(u.name, _KNOWN_NAMES, n=1, cutoff=0.6)
         hint = f'did you mean "{close[0]}"?' if close else "not a field of audit.k8s.io/v1 Policy"
-    return Finding(
+    return _lint(
         "unknown-field",
         "high",
         u.rule,
@@ -86,7 +75,7 @@ def _load_findings(result: ValidationResult, version: Version) -> list[Finding]:
     findings: list[Finding] = []
     if result.api_version in LEGACY_APIS:
         findings.append(
-            Finding(
+            _lint(
                 "deprecated-api-version",
                 "high",
                 None,
@@ -97,14 +86,14 @@ def _load_findings(result: ValidationResult, version: Version) -> list[Finding]:
         )
     if result.policy is not None and not result.policy.rules:
         findings.append(
-            Finding("no-rules", "high", None, "the policy has no rules: kube-apiserver refuses to start")
+            _lint("no-rules", "high", None, "the policy has no rules: kube-apiserver refuses to start")
         )
     for error in result.errors:
         if "illegal policy with 0 rules" in error or (
             result.api_version in LEGACY_APIS and error.startswith("apiVersion:")
         ):
             continue
-        findings.append(Finding("invalid", "high", _rule_of(error), error))
+        findings.append(_lint("invalid", "high", _rule_of(error), error))
     findings.extend(_unknown_field(u, version) for u in result.unknown_fields)
     return findings
 
@@ -174,7 +163,7 @@ def _shadowed(policy: Policy) -> list[Finding]:
         for i in range(j):
             if covers(policy.rules[i], later, policy.group_wildcard):
                 findings.append(
-                    Finding(
+                    _lint(
                         "shadowed-rule",
                         "medium",
                         j,
@@ -196,9 +185,9 @@ def _stage_findings(policy: Policy) -> list[Finding]:
     text = "RequestReceived is not omitted: every request is logged twice (received and completed)"
     if len(offenders) == len(logging):
         return [
-            Finding("request-received-logged", "medium", None, text + "; add omitStages: [RequestReceived]")
+            _lint("request-received-logged", "medium", None, text + "; add omitStages: [RequestReceived]")
         ]
-    return [Finding("request-received-logged", "medium", i, f"rules[{i}]: {text}") for i in offenders]
+    return [_lint("request-received-logged", "medium", i, f"rules[{i}]: {text}") for i in offenders]
 
 
 def _cost_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]:
@@ -208,7 +197,7 @@ def _cost_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]:
         if decision.level == "RequestResponse":
             hits.setdefault(decision.rule, set()).add(target.label)
     return [
-        Finding(
+        _lint(
             "broad-read-request-response",
             "medium",
             rule,
@@ -227,7 +216,7 @@ def _interactive_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]
         if seen is None or LEVEL_RANK[decision.level] < LEVEL_RANK[seen[0]]:
             worst[target.label] = (decision.level, decision.rule)
     return [
-        Finding(
+        _lint(
             "interactive-below-request-response",
             "low",
             rule,
@@ -251,7 +240,7 @@ def _token_findings(policy: Policy, evaluator: Evaluator) -> list[Finding]:
         }
     )
     return [
-        Finding(
+        _lint(
             "token-response-logged",
             "low",
             rule,
@@ -269,7 +258,7 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
         return []
     evaluator = Evaluator(policy)
     findings = [
-        Finding(
+        _lint(
             "sensitive-body",
             "high",
             leak.rule,
@@ -281,7 +270,7 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
     findings.extend(_shadowed(policy))
     if not any(rule.is_catch_all for rule in policy.rules):
         findings.append(
-            Finding(
+            _lint(
                 "no-catch-all",
                 "medium",
                 None,
@@ -295,7 +284,7 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
         logging = [r for r in policy.rules if r.level in ("Request", "RequestResponse")]
         if any(r.omit_managed_fields is not True for r in logging):
             findings.append(
-                Finding(
+                _lint(
                     "omit-managed-fields-unset",
                     "low",
                     None,

@@ -16,7 +16,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 
-from kauditcfg.policy.model import API_V1, LEGACY_APIS, LEVELS, STAGES, GroupResources, Policy, Rule
+from kauditcfg.config.defaults import LEVELS
+from kauditcfg.policy.model import API_V1, LEGACY_APIS, STAGES, GroupResources, Policy, Rule
 from kauditcfg.versions import (
     Version,
     format_version,

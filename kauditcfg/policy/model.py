@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-LEVELS: tuple[str, ...] = ("None", "Metadata", "Request", "RequestResponse")
+from kauditcfg.config.defaults import LEVELS
+
 STAGES: tuple[str, ...] = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
 LEVEL_RANK: dict[str, int] = {level: rank for rank, level in enumerate(LEVELS)}
 

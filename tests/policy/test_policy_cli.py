@@ -160,3 +160,13 @@ def test_render_and_profiles_commands() -> None:
         and "write_level = Request" in shown.stdout
         and "--audit-log-maxage=30" in shown.stdout
     )
+
+
+def test_migrate_in_place_keeps_mode_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    old = tmp_path / "policy.yaml"
+    old.write_text("apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules:\n- level: Metadata\n")
+    old.chmod(0o640)
+    assert runner.invoke(app, ["policy", "migrate", str(old), "--in-place"]).exit_code == 0
+    assert old.read_text().startswith("apiVersion: audit.k8s.io/v1\n")
+    assert old.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["policy.yaml"]

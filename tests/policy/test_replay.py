@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 import pytest
-from loggen import generate
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
@@ -22,6 +21,7 @@ from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.model import Policy, Request
 from kauditcfg.profiles import get_profile, render_policy
+from tests.policy.loggen import generate
 
 runner = CliRunner()
 VERSION = (1, 30)

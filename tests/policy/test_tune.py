@@ -10,8 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-from loggen import generate
-from test_replay import PROFILES, VERSION, _request, expected_bytes, load
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
@@ -23,6 +21,8 @@ from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.model import LEVEL_RANK
 from kauditcfg.policy.replay_coverage import needs
 from kauditcfg.profiles import get_profile, render_policy
+from tests.policy.loggen import generate
+from tests.policy.test_replay import PROFILES, VERSION, _request, expected_bytes, load
 
 runner = CliRunner()
 

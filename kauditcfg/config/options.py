@@ -1,0 +1,29 @@
+"""What the user asked `enable` (and `diff`) for, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kauditcfg.config.defaults import LOG_PATH, POLICY_PATH
+from kauditcfg.versions import Version
+
+LOG_FORMATS = ("json", "legacy")
+
+
+@dataclass
+class EnableOptions:
+    profile: str = "cks"
+    policy_file: Path | None = None  # the user's own policy, a local path (not under --root)
+    set_values: list[str] = field(default_factory=list)
+    values_file: Path | None = None
+    policy_path: str = POLICY_PATH
+    log_path: str = LOG_PATH
+    log_maxage: int | None = None
+    log_maxbackup: int | None = None
+    log_maxsize: int | None = None
+    log_format: str | None = None
+    log_compress: bool | None = None
+    kubernetes_version: Version | None = None
+    fix_ownership: bool = False
+    allow_unbounded: bool = False

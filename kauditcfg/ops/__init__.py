@@ -1,0 +1,1 @@
+"""The transaction: planners, the one writer, backups, state, and the sequence that applies a plan."""

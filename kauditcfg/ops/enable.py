@@ -1,0 +1,90 @@
+"""`enable`: the policy and the patched manifest, judged by preflight. Writes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from dataclasses import dataclass
+
+from kauditcfg.config.build import desired_config, target_version
+from kauditcfg.config.defaults import DEFAULT_MANIFEST
+from kauditcfg.config.inputs import read_inputs
+from kauditcfg.config.options import EnableOptions
+from kauditcfg.errors import PreflightRefused, UsageError
+from kauditcfg.hostfs import Host
+from kauditcfg.manifest.files import read_manifest
+from kauditcfg.manifest.patch import patch_pod
+from kauditcfg.manifest.pod import path_within
+from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, Plan
+
+
+def _check_paths(opts: EnableOptions, manifest: str) -> None:
+    static_dir = posixpath.dirname(manifest)
+    for option, path in (("--policy-path", opts.policy_path), ("--log-path", opts.log_path)):
+        if path == "-" and option == "--log-path":
+            continue
+        if not path.startswith("/"):
+            raise UsageError(f"{option} {path!r}: must be an absolute path on the node")
+        if path_within(path, static_dir):
+            raise PreflightRefused(
+                f"{option} {path}: inside the static pod directory {static_dir}; the kubelet would try to "
+                "run it as a pod: choose a path outside it"
+            )
+
+
+@dataclass
+class EnablePlanner:
+    options: EnableOptions
+    manifest: str = DEFAULT_MANIFEST
+
+    def plan(self, host: Host) -> Plan:
+        opts = self.options
+        _check_paths(opts, self.manifest)
+        pod, before, stat = read_manifest(host, self.manifest)
+        config = desired_config(opts, pod, read_inputs(opts))
+        patched = patch_pod(pod, config)
+        after = patched.doc.text.encode("utf-8")
+        plan = Plan(command="enable", pod=patched, restart_required=before != after)
+        policy = opts.policy_path
+        plan.files.append(
+            FileChange(
+                policy,
+                host.read_bytes(policy),
+                config.policy,
+                POLICY,
+                owned=True,
+                mode=0o600,
+                uid=0,
+                gid=0,
+                before_stat=host.stat(policy),
+            )
+        )
+        mode, uid, gid = stat
+        plan.files.append(FileChange(self.manifest, before, after, MANIFEST, False, mode, uid, gid, stat))
+        return plan
+
+    def preflight(self, host: Host, plan: Plan) -> Plan:
+        """Refuse (exit 4) what would stop kube-apiserver; take the ownership preflight wants."""
+        from kauditcfg.node.preflight import PreflightOptions, run_preflight
+
+        assert plan.pod is not None
+        opts = self.options
+        files = [f for f in plan.files if f.role != MANIFEST]
+        report = run_preflight(
+            host,
+            plan.pod,
+            files,
+            PreflightOptions(
+                version=target_version(opts, plan.pod),
+                fix_ownership=opts.fix_ownership,
+                allow_unbounded=opts.allow_unbounded,
+            ),
+        )
+        if report.problems:
+            raise PreflightRefused(report.problems[0], report.problems)
+        return dataclasses.replace(
+            plan,
+            files=[report.owned(f) for f in plan.files],
+            warnings=plan.warnings + report.warnings,
+            actions=plan.actions + report.actions,
+        )
