@@ -33,6 +33,7 @@ from kauditcfg.policy.replay_read import (
 )
 
 DAY = 86400.0
+STATUS_BYTES = len(b'"responseStatus":{"metadata":{},"code":200},')
 TERMINAL = ("ResponseComplete", "Panic")
 REQUEST, RESPONSE = LEVEL_RANK["Request"], LEVEL_RANK["RequestResponse"]
 
@@ -247,6 +248,9 @@ class Accountant:
         self.estimates = _Estimates(capture)
         self.requests = {key[:9]: request_of_cell(key) for key in capture.cells}
         stages = {key[9] for key in capture.cells}
+        # A capture that omitted RequestReceived cannot show those lines; a candidate that keeps
+        # them gets them estimated from each request's final line.
+        self.unseen_received = "RequestReceived" not in stages
         # Requests are counted by their final stage line (one per auditID); a capture that omitted
         # it is counted by whichever stage it kept.
         self.count_stages = next(
@@ -279,8 +283,18 @@ class Accountant:
                 estimated = self.estimates.missing(
                     key, acc, LEVEL_RANK[d.level], d.omit_managed_fields, LEVEL_RANK.get(key[11], 0)
                 )
+            if self.unseen_received and key[9] in TERMINAL and d.level != "None":
+                estimated += self._received(key, acc, d)
             out[key] = (measured, estimated, d)
         return out
+
+    def _received(self, key: CellKey, acc: list[int], d: Decision) -> int:
+        """The RequestReceived line a capture without that stage hides: the final line, less its
+        bodies and responseStatus (kube-apiserver writes neither at that stage)."""
+        if "RequestReceived" in d.omit_stages:
+            return 0
+        line = acc[BYTES] - acc[REQ_BYTES] - acc[RESP_BYTES] + acc[EVENTS] * (len(d.level) - len(key[11]))
+        return max(0, line - acc[EVENTS] * STATUS_BYTES)
 
     def total(self, policy: Policy) -> int:
         return sum(m + e for m, e, _ in self.cell_costs(policy).values())

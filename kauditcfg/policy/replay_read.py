@@ -10,6 +10,7 @@ can later be accounted from the cells alone (tune replays dozens of them without
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from types import ModuleType
 from typing import BinaryIO, cast
 
 import msgspec
+import orjson
 
 from kauditcfg.errors import InvalidInput
 from kauditcfg.policy.parallel import _cuts, _Range
@@ -348,7 +350,10 @@ def _feed_all(reader: _Reader, read: Callable[[int], bytes]) -> None:
 
 def _open(path: str) -> BinaryIO:
     if path == "-":
-        return sys.stdin.buffer
+        stdin = sys.stdin.buffer
+        if isinstance(stdin, io.BufferedReader) and stdin.peek(2)[:2] == b"\x1f\x8b":
+            return cast(BinaryIO, _gzip.GzipFile(fileobj=stdin, mode="rb"))
+        return stdin
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
         head = raw.read(2)
@@ -407,11 +412,21 @@ def _read_document(reader: _Reader, data: bytes) -> None:
         stripped = data.strip()
         if stripped[:1] == b"[":
             items = msgspec.json.decode(stripped, type=list[msgspec.Raw])
-        else:
+        elif msgspec.json.decode(stripped, type=_Kind).kind == "EventList":
             items = msgspec.json.decode(stripped, type=_RawList).items or []
+        else:
+            items = [msgspec.Raw(stripped)]  # one pretty-printed event
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InvalidInput(f"{reader.source}: not audit events (JSON lines or an EventList): {exc}") from None
-    reader.feed(b"\n".join(bytes(item) for item in items), 1)
+    # kube-apiserver's log backend writes each event as one compact line: count that form.
+    reader.feed(b"\n".join(_compact(bytes(item)) for item in items), 1)
+
+
+def _compact(item: bytes) -> bytes:
+    try:
+        return orjson.dumps(orjson.loads(item))
+    except orjson.JSONDecodeError:
+        return item.replace(b"\n", b" ")
 
 
 def read_unit(path: str, start: int, end: int | None, keep_names: frozenset[str] | None) -> Capture:

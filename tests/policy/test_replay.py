@@ -352,3 +352,34 @@ def test_a_rotation_truncated_mid_write_is_reported_not_fatal(
     got = json.loads(result.stdout)
     assert got["skipped_lines"] == 1 and got["capture"]["lines"] > 0
     assert "truncated or corrupt file" in result.stderr
+
+
+def test_request_received_lines_a_capture_omitted_are_estimated(log: Path, tmp_path: Path) -> None:
+    keep_all = tmp_path / "all.yaml"
+    keep_all.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n")
+    trimmed = tmp_path / "no-received.log"
+    trimmed.write_bytes(
+        b"".join(
+            line
+            for line in log.read_bytes().splitlines(keepends=True)
+            if b'"stage":"RequestReceived"' not in line
+        )
+    )
+    full = replay_json("--policy", str(keep_all), str(log))["totals"]
+    guessed = replay_json("--policy", str(keep_all), str(trimmed))["totals"]
+    assert full["estimated_bytes"] == 0 and guessed["estimated_bytes"] > 0.4 * guessed["bytes"]
+    assert abs(guessed["bytes"] - full["bytes"]) <= 0.01 * full["bytes"]
+
+
+def test_a_pretty_printed_event_counts_as_the_compact_line_kube_apiserver_writes(
+    log: Path, policies: dict[str, Path], tmp_path: Path
+) -> None:
+    line = log.read_bytes().splitlines()[1]
+    pretty = tmp_path / "one.json"
+    pretty.write_text(json.dumps(json.loads(line), indent=2))
+    got = replay_json("--policy", str(policies["minimal"]), str(pretty))
+    assert got["capture"]["lines"] == 1 and got["skipped_lines"] == 0
+    ev = json.loads(line)
+    ev["level"] = "Metadata"
+    ev.pop("requestObject", None), ev.pop("responseObject", None)
+    assert got["totals"]["bytes"] == len(orjson.dumps(ev)) + 1
