@@ -41,7 +41,7 @@ BOM = b"\xef\xbb\xbf"
 # MF_EVERY): `finish` scales them to all the cell's bodies. A cell repeats one request shape, so
 # its managedFields are a steady share of its bodies; this halves the cost of reading a log.
 EVENTS, BYTES, REQ_N, REQ_BYTES, RESP_N, RESP_BYTES, REQ_MF, RESP_MF, REQ_SEEN, RESP_SEEN = range(10)
-MF_EVERY_UNTIL, MF_EVERY = 64, 8
+MF_EVERY_UNTIL, MF_EVERY = 16, 16
 # Around a body `"requestObject":{...},` the key and one comma go too when the body is dropped.
 REQ_KEY = len(b'"requestObject":') + 1
 RESP_KEY = len(b'"responseObject":') + 1

@@ -57,8 +57,11 @@ def comment_for(added: Added, span: float) -> str:
     saved = per_day(added.saved_bytes, span)
     events = per_day(added.saved_events, span)
     cells = "; ".join(added.cells)
-    what = f"{events:,} events/day" if added.rule.level == "None" else "bodies"
-    return f"kauditcfg tune: saves {human_bytes(saved)}/day ({saved:,} bytes, {what}); cell: {cells}"
+    what = "" if added.rule.level == "None" else ": bodies only"
+    return (
+        f"kauditcfg tune: saves {human_bytes(saved)}/day ({saved:,} bytes/day, {events:,} events/day{what}); "
+        f"cell: {cells}"
+    )
 
 
 def policy_yaml(policy: Policy, comments: dict[int, str]) -> str:
