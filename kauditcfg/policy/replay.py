@@ -10,18 +10,14 @@ candidate asks for a body the capture did not record, its size is estimated from
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.model import LEVEL_RANK, Decision, Policy, Request, Rule
-from kauditcfg.policy.replay_coverage import needs, problem
-from kauditcfg.policy.replay_read import (
+from kauditcfg.policy.replay_capture import (
     BYTES,
     EVENTS,
     REQ_BYTES,
@@ -31,6 +27,8 @@ from kauditcfg.policy.replay_read import (
     Capture,
     CellKey,
 )
+from kauditcfg.policy.replay_coverage import needs, problem
+from kauditcfg.policy.replay_gzip import gzip_ratio
 
 DAY = 86400.0
 STATUS_BYTES = len(b'"responseStatus":{"metadata":{},"code":200},')
@@ -407,74 +405,3 @@ def _row_order(f: Finding) -> int:
 
 def _order(item: tuple[CellKey, Any]) -> tuple[str, ...]:
     return tuple("" if v is None else str(v) for v in item[0])
-
-
-def _request_of_dict(ev: dict[str, Any]) -> Request:
-    user = ev.get("user") or {}
-    name = user.get("username")
-    groups = tuple(user.get("groups") or ())
-    ref = ev.get("objectRef")
-    if not isinstance(ref, dict):
-        return Request(
-            verb=ev.get("verb", ""),
-            user=name,
-            groups=groups,
-            is_resource=False,
-            path=str(ev.get("requestURI", "")).split("?", 1)[0],
-        )
-    return Request(
-        verb=ev.get("verb", ""),
-        user=name,
-        groups=groups,
-        namespace=ref.get("namespace", ""),
-        api_group=ref.get("apiGroup", ""),
-        resource=ref.get("resource", ""),
-        subresource=ref.get("subresource", ""),
-        name=ref.get("name", ""),
-    )
-
-
-def strip_managed_fields(body: Any) -> None:
-    if not isinstance(body, dict):
-        return
-    meta = body.get("metadata")
-    if isinstance(meta, dict):
-        meta.pop("managedFields", None)
-    for item in body.get("items") or ():
-        if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
-            item["metadata"].pop("managedFields", None)
-
-
-def rewrite(ev: dict[str, Any], d: Decision) -> bytes | None:
-    """The line the candidate would write for a captured event (None: not written)."""
-    if d.level == "None" or ev.get("stage") in d.omit_stages:
-        return None
-    ev["level"] = d.level
-    if d.level == "Metadata":
-        ev.pop("requestObject", None)
-    if d.level != "RequestResponse":
-        ev.pop("responseObject", None)
-    if d.omit_managed_fields:
-        strip_managed_fields(ev.get("requestObject"))
-        strip_managed_fields(ev.get("responseObject"))
-    return orjson.dumps(ev)
-
-
-def gzip_ratio(samples: list[bytes], policy: Policy) -> float:
-    """Compressed/raw size of the sampled lines as the candidate would write them (gzip level 6)."""
-    evaluator = Evaluator(policy)
-    out: list[bytes] = []
-    for line in samples:
-        try:
-            ev = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(ev, dict):
-            kept = rewrite(ev, evaluator.evaluate(_request_of_dict(ev)))
-            if kept is not None:
-                out.append(kept)
-    data = b"\n".join(out) + b"\n"
-    if len(data) < 2:
-        return 1.0
-    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
-    return len(packer.compress(data) + packer.flush()) / len(data)

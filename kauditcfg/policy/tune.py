@@ -19,8 +19,8 @@ from kauditcfg.policy.evaluate import Evaluator, rule_matches, sorted_stages
 from kauditcfg.policy.lint import lint_policy
 from kauditcfg.policy.model import LEVEL_RANK, Decision, GroupResources, Policy, Request, Rule
 from kauditcfg.policy.replay import Accountant, Replay, cell_bytes, per_day
+from kauditcfg.policy.replay_capture import EVENTS, CellKey
 from kauditcfg.policy.replay_coverage import needs, probes
-from kauditcfg.policy.replay_read import EVENTS, CellKey
 from kauditcfg.versions import Version, supports_omit_managed_fields
 
 READS = frozenset({"get", "list", "watch"})
