@@ -24,7 +24,6 @@ from kauditcfg.versions import NEWEST, Version, format_version, parse_version
 policy_app = typer.Typer(
     help="Validate, explain, lint, migrate and render audit policies.", no_args_is_help=True
 )
-policy_tune.register(policy_app)
 
 VERSION_HELP = f"Kubernetes version X.Y the policy is for (default {format_version(NEWEST)})."
 
@@ -309,6 +308,9 @@ def _write_stream(explainer: Explainer, paths: list[str], as_json: bool) -> int:
                 out.write((_row(audit_id(item.event) or "-", item) + "\n").encode())
     out.flush()
     return bad
+
+
+policy_tune.register(policy_app)  # replay and tune, listed after the commands above
 
 
 def register(app: typer.Typer) -> None:

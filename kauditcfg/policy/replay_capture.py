@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 SAMPLE_CAP = 2048
+SAMPLE_LINE_MAX = 1 << 16  # a sample of a few MB whatever the lines (list responses reach MBs)
 # Accumulator slots of a cell. REQ_MF/RESP_MF: managedFields bytes in the bodies measured, which
 # were REQ_SEEN/RESP_SEEN bytes long (every body of a cell's first MF_EVERY_UNTIL, then one in
 # MF_EVERY): `finish` scales them to all the cell's bodies. A cell repeats one request shape, so
@@ -207,7 +208,7 @@ class Reader:
                 self._skip(number, "not an audit event (no stage or verb)")
                 continue
             count += 1
-            if not count % stride:
+            if not count % stride and len(line) <= SAMPLE_LINE_MAX:
                 samples.append(bytes(line))
                 if len(samples) >= SAMPLE_CAP:
                     del samples[::2]
