@@ -20,7 +20,7 @@ from kauditcfg.policy.lint import lint_policy
 from kauditcfg.policy.model import LEVEL_RANK, Decision, GroupResources, Policy, Request, Rule
 from kauditcfg.policy.replay import Accountant, Replay, cell_bytes, per_day
 from kauditcfg.policy.replay_capture import EVENTS, CellKey
-from kauditcfg.policy.replay_coverage import needs, probes
+from kauditcfg.policy.replay_coverage import HEALTH, needs, probes
 from kauditcfg.versions import Version, supports_omit_managed_fields
 
 READS = frozenset({"get", "list", "watch"})
@@ -90,11 +90,12 @@ def rule_json(rule: Rule) -> dict[str, Any]:
 
 def _tune_cell(key: CellKey) -> TuneCell | None:
     """The cell a rule can select, or None when the request must not be touched at all."""
-    user = key[0]
-    if user is None or not user.startswith("system:") or user == "system:anonymous":
+    user, path = key[0], key[8]
+    if user is None or not user.startswith("system:") or key[10] in (401, 403):
         return None
-    if "system:unauthenticated" in key[1] or key[10] in (401, 403):
-        return None
+    anonymous = user == "system:anonymous" or "system:unauthenticated" in key[1]
+    if anonymous and not (user == "system:anonymous" and path is not None and path.startswith(HEALTH)):
+        return None  # anonymous requests are kept, but for kubelet health probes
     subject = ("group", NODES) if user.startswith("system:node:") and NODES in key[1] else ("user", user)
     return (*subject, key[2], key[4], key[5], key[6], key[3], key[8])
 
