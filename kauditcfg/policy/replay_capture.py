@@ -53,7 +53,7 @@ class _Event(msgspec.Struct, gc=False):
     auditID: msgspec.Raw = msgspec.Raw()
     level: str = ""
     stage: str = ""
-    requestURI: str = ""
+    requestURI: msgspec.Raw = msgspec.Raw()  # only non-resource requests need it: decoded per shape
     verb: str = ""
     user: msgspec.Raw = msgspec.Raw()
     objectRef: msgspec.Raw = msgspec.Raw()
@@ -84,6 +84,7 @@ _decode = msgspec.json.Decoder(_Event).decode
 _decode_user = msgspec.json.Decoder(_User | None).decode
 _decode_ref = msgspec.json.Decoder(_Ref | None).decode
 _decode_status = msgspec.json.Decoder(_Status | None).decode
+NOT_EVENT: list[int] = []  # the accumulator of shapes that are not audit events (no stage or verb)
 SHAPES = 1 << 15  # raw shapes remembered per reader; beyond, the cache starts over (memory cap)
 _decode_body = msgspec.json.Decoder(_Body).decode
 
@@ -204,7 +205,13 @@ class Reader:
                 if not bytes(line).isspace():
                     self._skip(number, str(exc))
                 continue
-            if not ev.stage or not ev.verb:
+            ref = ev.objectRef
+            shape = (bytes(ev.user), bytes(ref or ev.requestURI), ev.verb, ev.stage, bytes(ev.responseStatus),
+                     ev.level)  # fmt: skip
+            acc = find(shape)
+            if acc is None:
+                acc = self._cell(ev, shape)
+            if acc is NOT_EVENT:
                 self._skip(number, "not an audit event (no stage or verb)")
                 continue
             count += 1
@@ -213,21 +220,14 @@ class Reader:
                 if len(samples) >= SAMPLE_CAP:
                     del samples[::2]
                     stride *= 2
-            ref = ev.objectRef
-            shape = (bytes(ev.user), bytes(ref) if ref else ev.requestURI, ev.verb, ev.stage,
-                     bytes(ev.responseStatus), ev.level)  # fmt: skip
-            acc = find(shape)
-            if acc is None:
-                acc = self._cell(ev, shape)
-            acc[0] += 1
+            seen = acc[0] = acc[0] + 1
             acc[1] += len(line) + 1  # the newline is written too
-            measure = acc[0] <= MF_EVERY_UNTIL or not acc[0] % MF_EVERY
             body = ev.requestObject
             if body:
                 size = len(body) + REQ_KEY
                 acc[2] += 1
                 acc[3] += size
-                if measure:
+                if seen <= MF_EVERY_UNTIL or not seen % MF_EVERY:
                     acc[6] += mf_bytes(body)
                     acc[8] += size
             body = ev.responseObject
@@ -235,7 +235,7 @@ class Reader:
                 size = len(body) + RESP_KEY
                 acc[4] += 1
                 acc[5] += size
-                if measure:
+                if seen <= MF_EVERY_UNTIL or not seen % MF_EVERY:
                     acc[7] += mf_bytes(body)
                     acc[9] += size
             ts = ev.stageTimestamp
@@ -257,6 +257,7 @@ class Reader:
             user = _decode_user(ev.user) if ev.user else None
             ref = _decode_ref(ev.objectRef) if ev.objectRef else None
             status = _decode_status(ev.responseStatus) if ev.responseStatus else None
+            uri = msgspec.json.decode(ev.requestURI, type=str) if ev.requestURI and ref is None else ""
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
         if user is None or user.username is None:
@@ -266,7 +267,7 @@ class Reader:
             who, groups = user.username, tuple(user.groups or ())
         code = status.code if status is not None else 0
         if ref is None:
-            path = ev.requestURI.split("?", 1)[0]
+            path = uri.split("?", 1)[0]
             return (who, groups, ev.verb, "", "", "", "", None, path, ev.stage, code, ev.level)
         keep = self.keep_names
         name = ref.name if keep is None or ref.name in keep else None
@@ -275,6 +276,9 @@ class Reader:
 
     def _cell(self, ev: _Event, shape: tuple[object, ...]) -> list[int]:
         """The accumulator of a shape seen for the first time (shared by every shape of its cell)."""
+        if not ev.stage or not ev.verb:
+            self._shapes[shape] = NOT_EVENT
+            return NOT_EVENT
         key = self.cell(ev)
         if key is None:
             bad = "<malformed user, objectRef or status>"
