@@ -20,7 +20,7 @@ SAMPLE_LINE_MAX = 1 << 16  # a sample of a few MB whatever the lines (list respo
 # MF_EVERY): `finish` scales them to all the cell's bodies. A cell repeats one request shape, so
 # its managedFields are a steady share of its bodies; this halves the cost of reading a log.
 EVENTS, BYTES, REQ_N, REQ_BYTES, RESP_N, RESP_BYTES, REQ_MF, RESP_MF, REQ_SEEN, RESP_SEEN = range(10)
-MF_EVERY_UNTIL, MF_EVERY = 16, 16
+MF_EVERY_UNTIL, MF_EVERY = 8, 32
 # Around a body `"requestObject":{...},` the key and one comma go too when the body is dropped.
 REQ_KEY = len(b'"requestObject":') + 1
 RESP_KEY = len(b'"responseObject":') + 1
