@@ -41,6 +41,22 @@ def _managed_fields(manager: object, rng: random.Random) -> list[dict[str, objec
     ]
 
 
+def _request_uri(verb: str, ref: dict[str, str]) -> str:
+    """The URL kube-apiserver logs: the policy matched what RequestInfo parsed from it. A create
+    posts to the collection (objectRef.name comes from the body afterwards); list/watch have none."""
+    group = ref.get("apiGroup", "")
+    path = f"/apis/{group}/v1" if group else "/api/v1"
+    if ref.get("namespace"):
+        path += f"/namespaces/{ref['namespace']}"
+    path += f"/{ref['resource']}"
+    sub = ref.get("subresource", "")
+    if ref.get("name") and (verb != "create" or sub):
+        path += f"/{ref['name']}" + (f"/{sub}" if sub else "")
+    if verb == "watch":
+        return path + "?allowWatchBookmarks=true&resourceVersion=1234&watch=true"
+    return path + "?limit=500" if verb == "list" else path
+
+
 def _event(rng: random.Random, i: int) -> dict[str, object]:
     roll = rng.random()
     ev: dict[str, object] = {
@@ -110,13 +126,7 @@ def _event(rng: random.Random, i: int) -> dict[str, object]:
         if sub:
             ref["subresource"] = sub
     ns = ref.get("namespace")
-    scope = f"namespaces/{ns}/" if ns else ""
-    ev.update(
-        verb=verb,
-        user=user,
-        objectRef=ref,
-        requestURI=f"/api/v1/{scope}{ref['resource']}/{ref.get('name', '')}",
-    )
+    ev.update(verb=verb, user=user, objectRef=ref, requestURI=_request_uri(verb, ref))
     if verb in ("update", "patch", "create"):
         ev["requestObject"] = {
             "kind": "Object",

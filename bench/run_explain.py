@@ -4,12 +4,15 @@
 
 Each contender is a separate process reading the same file with its output discarded; its wall
 time gives events/s and /usr/bin/time -v its peak RSS. Goals (issue 3): explain at least 4x jq's
-events/s and at least the bare orjson loop's.
+events/s and at least the bare orjson loop's. Then explain runs on a log whose first line and one
+line in the middle are 5 MB events (a RequestResponse list of ConfigMaps), for its peak RSS: a
+line of any size is read whole, and only it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -35,11 +38,34 @@ def measure(argv: list[str]) -> tuple[float, int]:
     return elapsed, int(match.group(1)) if match else -1
 
 
+def big_event_log(source: Path, target: Path, megabytes: int, lines: int = 20_000) -> None:
+    """`lines` lines of `source` with a `megabytes` MB event first and another in the middle."""
+    items = [{"metadata": {"name": f"cm-{i}", "namespace": "kube-system"}, "data": {"k": "v" * 1000}}
+             for i in range(megabytes * 1024)]  # fmt: skip
+    big = {
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse", "auditID": "big",
+        "stage": "ResponseComplete", "verb": "list", "requestURI": "/api/v1/configmaps?limit=500",
+        "user": {"username": "alice", "groups": ["system:authenticated"]},
+        "objectRef": {"resource": "configmaps", "apiVersion": "v1"},
+        "responseObject": {"kind": "ConfigMapList", "apiVersion": "v1", "items": items},
+    }  # fmt: skip
+    line = json.dumps(big).encode() + b"\n"
+    with source.open("rb") as src, target.open("wb") as out:
+        out.write(line)
+        for i, row in enumerate(src):
+            if i == lines:
+                break
+            out.write(row)
+            if i == lines // 2:
+                out.write(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--profile", default="cks")
     parser.add_argument("--runs", type=int, default=3, help="best of N")
+    parser.add_argument("--big-event-mb", type=int, default=5, help="size of the big events (0: skip)")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     log = OUT / f"audit-{args.events}.log"
@@ -75,6 +101,16 @@ def main() -> None:
     for name, rate in rates.items():
         if name != "kauditcfg explain --json":
             print(f"explain / {name}: {explain / rate:.2f}x")
+    if args.big_event_mb:
+        big = OUT / f"audit-big-event-{args.big_event_mb}mb.log"
+        if not big.exists():
+            big_event_log(log, big, args.big_event_mb)
+        argv = [python, "-m", "kauditcfg", "policy", "explain", "--json", "--policy", str(policy), str(big)]
+        seconds, rss = min((measure(argv) for _ in range(args.runs)), key=lambda r: r[0])
+        print(
+            f"{big.name} ({big.stat().st_size / 1e6:.0f} MB, two {args.big_event_mb} MB events): "
+            f"explain --json {seconds:.2f} s, peak RSS {rss / 1024:.1f} MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -122,10 +122,10 @@ def replay_cmd(
     """What CANDIDATE would write for these logs: bytes per rule and per day, lost must-keep requests."""
 
     def action() -> None:
-        from kauditcfg.cli.policy import _load_valid, _version
+        from kauditcfg.cli.policy import _version, load_valid
         from kauditcfg.policy.replay_html import page
 
-        policy = _load_valid(policy_file, _version(kubernetes_version))
+        policy = load_valid(policy_file, None, _version(kubernetes_version))
         report = _capture(logs, _names(policy)).replay(policy, top=top)
         data = report.to_json()
         if html:
@@ -175,7 +175,7 @@ def tune_cmd(
     """Propose None/Metadata rules ahead of BASE until the logs fit the budget; exit 1 when they cannot."""
 
     def action() -> None:
-        from kauditcfg.cli.policy import _load_valid, _read, _version
+        from kauditcfg.cli.policy import _read, _version, load_valid
         from kauditcfg.policy.budget import parse_budget
         from kauditcfg.policy.replay_html import page
         from kauditcfg.policy.tune import Tuner
@@ -183,11 +183,12 @@ def tune_cmd(
 
         per_day = parse_budget(budget)
         version = _version(kubernetes_version)
-        base = _load_valid(policy_file, version)
+        base_text = _read(policy_file)
+        base = load_valid(policy_file, base_text, version)
         accountant = _capture(logs, _names(base))
         proposal = Tuner(accountant, base, version).propose(per_day)
         text = render_proposal(
-            _read(policy_file), base, proposal.policy, proposal.added, accountant.span, version
+            base_text, base, proposal.policy, proposal.added, accountant.span, version
         )
         if output:
             _write(output, text)

@@ -12,7 +12,7 @@ from typing import Any
 
 from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.matrix import SENSITIVE, Target, requests_for
-from kauditcfg.policy.model import LEVEL_RANK, Policy
+from kauditcfg.policy.model import Policy, Request
 
 C0161_METADATA_ONLY: tuple[str, ...] = ("secrets", "configmaps", "tokenreviews")
 C0161_NEVER_NONE: tuple[str, ...] = (
@@ -69,6 +69,20 @@ def cis_3_2_1(policy: Policy | None) -> bool:
     return policy is not None and bool(policy.rules)
 
 
+# Which requests carry a body into the log at each level. At Request only the request body is
+# written, and only create/update/patch send an object: a delete or deletecollection body is
+# DeleteOptions, reads send none. RequestResponse adds the response: the object(s) returned by
+# reads and writes (k8s.io/apiserver/pkg/audit/request.go: LogRequestObject, LogResponseObject).
+BODY_VERBS: dict[str, frozenset[str]] = {
+    "Request": frozenset({"create", "update", "patch"}),
+    "RequestResponse": frozenset({"create", "update", "patch", "get", "list", "watch"}),
+}
+
+
+def logs_body(level: str, verb: str) -> bool:
+    return verb in BODY_VERBS.get(level, frozenset())
+
+
 @dataclass(frozen=True)
 class Leak:
     """A sensitive resource whose request or response body reaches the log, and one request proving it."""
@@ -76,24 +90,33 @@ class Leak:
     target: Target
     rule: int | None
     level: str
-    example: str
+    request: Request
+
+    @property
+    def example(self) -> str:
+        req = self.request
+        where = f'namespace "{req.namespace}"' if req.namespace else "cluster scope"
+        groups = [g for g in req.groups if g != "system:authenticated"]
+        who = f'"{req.user}"' + (f" in group {', '.join(groups)}" if groups else "")
+        named = f' named "{req.name}"' if req.name else ""
+        return f"{req.verb}{named} by {who} in {where}"
 
 
 def body_leaks(policy: Policy, extra: Iterable[Target] = ()) -> list[Leak]:
-    """Rules that log a body (Request or above) of Secrets, ConfigMaps, TokenReviews or `extra`.
+    """Rules that write a body of Secrets, ConfigMaps, TokenReviews or `extra` into the log.
 
-    One leak per (resource, rule), found by evaluating the synthetic request matrix.
+    One leak per (resource, rule), found by evaluating the synthetic request matrix; the example
+    request is one whose body really is logged (a write for a rule at Request).
     """
     evaluator = Evaluator(policy)
     found: dict[tuple[Target, int | None], Leak] = {}
     for target, req in requests_for(policy, (*SENSITIVE, *extra)):
         decision = evaluator.evaluate(req)
-        if LEVEL_RANK.get(decision.level, 0) < LEVEL_RANK["Request"]:
+        if not logs_body(decision.level, req.verb):
             continue
         key = (target, decision.rule)
         if key not in found:
-            where = f'namespace "{req.namespace}"' if req.namespace else "cluster scope"
-            found[key] = Leak(target, decision.rule, decision.level, f'{req.verb} by "{req.user}" in {where}')
+            found[key] = Leak(target, decision.rule, decision.level, req)
     return list(found.values())
 
 

@@ -12,10 +12,18 @@ import re
 from kauditcfg.config.findings import SEVERITY_RANK, Finding, Severity
 from kauditcfg.policy.compliance import body_leaks
 from kauditcfg.policy.evaluate import Evaluator, url_matches
-from kauditcfg.policy.load import UnknownField, ValidationResult, validate_policy_text
+from kauditcfg.policy.load import (
+    GR_FIELDS,
+    POLICY_FIELDS,
+    RULE_FIELDS,
+    UnknownField,
+    ValidationResult,
+    has_strict_pass,
+    validate_policy_text,
+)
 from kauditcfg.policy.matrix import HUMANS, Target, requests_for
 from kauditcfg.policy.model import LEGACY_APIS, LEVEL_RANK, GroupResources, Policy, Rule
-from kauditcfg.versions import Version, only_v1_policies, supports_omit_managed_fields
+from kauditcfg.versions import Version, format_version, only_v1_policies, supports_omit_managed_fields
 
 # Reads of these return whole collections: RequestResponse serialises every object into the log.
 BROAD: tuple[Target, ...] = (
@@ -57,18 +65,55 @@ def _rule_of(path: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+# Where each field belongs: a known field at the wrong level is mis-indented, not misspelt.
+_LEVEL_FIELDS: dict[str, frozenset[str]] = {
+    "the policy": frozenset(POLICY_FIELDS),
+    "the rule": frozenset(RULE_FIELDS),
+    "a resources entry": frozenset(GR_FIELDS),
+}
+
+
+def _level_of(path: str) -> str:
+    if ".resources[" in path:
+        return "a resources entry"
+    if path.startswith("rules["):
+        return "the rule"
+    return "the metadata" if path.startswith("metadata.") else "the policy"
+
+
 def _unknown_field(u: UnknownField, version: Version) -> Finding:
+    here = _level_of(u.path)
+    homes = [level for level, names in _LEVEL_FIELDS.items() if u.name in names and level != here]
     if u.name == "omitManagedFields" and not supports_omit_managed_fields(version):
         hint = "omitManagedFields exists from Kubernetes 1.23"
+    elif homes:
+        hint = f"this field belongs to {homes[-1]}, not to {here}: check its indentation"
     else:
         close = difflib.get_close_matches(u.name, _KNOWN_NAMES, n=1, cutoff=0.6)
         hint = f'did you mean "{close[0]}"?' if close else "not a field of audit.k8s.io/v1 Policy"
+    dropped = "dropped with a warning" if has_strict_pass(version) else "silently dropped"
     return _lint(
         "unknown-field",
         "high",
         u.rule,
-        f'{u.path}: unknown field "{u.name}" is silently dropped by kube-apiserver; {hint}',
+        f'{u.path}: unknown field "{u.name}" is {dropped} by kube-apiserver {format_version(version)}; '
+        f"{hint}",
     )
+
+
+def _duplicate_findings(result: ValidationResult) -> list[Finding]:
+    if result.tree is None:
+        return []
+    return [
+        _lint(
+            "duplicate-key",
+            "medium",
+            _rule_of(dup.path),
+            f"{dup.path}: set twice (lines {dup.first.line} and {dup.second.line}); kube-apiserver keeps "
+            f"the last value and silently ignores the first",
+        )
+        for dup in result.tree.duplicates
+    ]
 
 
 def _load_findings(result: ValidationResult, version: Version) -> list[Finding]:
@@ -95,6 +140,7 @@ def _load_findings(result: ValidationResult, version: Version) -> list[Finding]:
             continue
         findings.append(_lint("invalid", "high", _rule_of(error), error))
     findings.extend(_unknown_field(u, version) for u in result.unknown_fields)
+    findings.extend(_duplicate_findings(result))
     return findings
 
 
@@ -297,12 +343,16 @@ def lint_policy(policy: Policy, version: Version) -> list[Finding]:
     return findings
 
 
-def lint_policy_text(text: str, source: str, version: Version) -> list[Finding]:
-    """Every finding for a policy file, highest severity first, then by rule index."""
-    result = validate_policy_text(text, source, version)
+def lint_result(result: ValidationResult, version: Version) -> list[Finding]:
+    """Every finding for a loaded policy file, highest severity first, then by rule index."""
     findings = _load_findings(result, version)
     if result.policy is not None:
         findings.extend(lint_policy(result.policy, version))
     return sorted(
         findings, key=lambda f: (-SEVERITY_RANK[f.severity], f.rule if f.rule is not None else -1, f.id)
     )
+
+
+def lint_policy_text(text: str, source: str, version: Version) -> list[Finding]:
+    """Every finding for a policy file, highest severity first, then by rule index."""
+    return lint_result(validate_policy_text(text, source, version), version)

@@ -1,8 +1,9 @@
 """Load a policy file the way kube-apiserver's reader does: decode, check the version, validate.
 
 Errors read like kube-apiserver's field.ErrorList (`rules[2].level: Unsupported value: ...`).
-Unknown fields are what its strict decoder rejects and its lenient retry then drops: they load,
-and we return them as warnings because they usually hide a typo (`resource:` for `resources:`).
+Unknown fields and duplicate keys are what its strict decoder rejects and its lenient retry then
+accepts (reader.go, LoadPolicyFromBytes): they load, and we return them as warnings because they
+usually hide a typo (`resource:` for `resources:`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import YAMLError
-
 from kauditcfg.config.defaults import LEVELS
 from kauditcfg.policy.model import API_V1, LEGACY_APIS, STAGES, GroupResources, Policy, Rule
+from kauditcfg.policy.yamltree import Tree, YamlSyntaxError, read_first_document
 from kauditcfg.versions import (
     Version,
     format_version,
@@ -25,6 +23,13 @@ from kauditcfg.versions import (
     supports_group_wildcard,
     supports_omit_managed_fields,
 )
+
+# kubernetes/kubernetes#113535: the strict pass with a lenient retry, first released in 1.26.
+STRICT_PASS: Version = (1, 26)
+
+
+def has_strict_pass(version: Version) -> bool:
+    return version >= STRICT_PASS
 
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _DNS1123_MSG = (
@@ -39,10 +44,10 @@ _OBJECT_META_FIELDS = frozenset(
         "annotations", "ownerReferences", "finalizers", "managedFields",
     }
 )  # fmt: skip
-_POLICY_FIELDS = ("apiVersion", "kind", "metadata", "rules", "omitStages", "omitManagedFields")
+POLICY_FIELDS = ("apiVersion", "kind", "metadata", "rules", "omitStages", "omitManagedFields")
 _RULE_LISTS = ("users", "userGroups", "verbs", "namespaces", "nonResourceURLs", "omitStages")
-_RULE_FIELDS = frozenset({"level", "resources", "omitManagedFields", *_RULE_LISTS})
-_GR_FIELDS = frozenset({"group", "resources", "resourceNames"})
+RULE_FIELDS = frozenset({"level", "resources", "omitManagedFields", *_RULE_LISTS})
+GR_FIELDS = frozenset({"group", "resources", "resourceNames"})
 
 
 @dataclass
@@ -59,6 +64,7 @@ class ValidationResult:
     policy: Policy | None = None
     api_version: str | None = None
     unknown_fields: list[UnknownField] = field(default_factory=list)
+    tree: Tree | None = None  # where each field sits, and the duplicated keys
 
     @property
     def ok(self) -> bool:
@@ -135,7 +141,7 @@ class _Decoder:
     def group_resources(self, value: Any, path: str, rule: int) -> GroupResources:
         data = self.mapping(value, path)
         for key in data:
-            if key not in _GR_FIELDS:
+            if key not in GR_FIELDS:
                 self._unknown(f"{path}.{key}", str(key), rule)
         return GroupResources(
             group=self.string(data.get("group"), f"{path}.group"),
@@ -147,7 +153,7 @@ class _Decoder:
         path = f"rules[{index}]"
         data = self.mapping(value, path)
         for key in data:
-            if key not in _RULE_FIELDS:
+            if key not in RULE_FIELDS:
                 self._unknown(f"{path}.{key}", str(key), index)
         lists = {key: self.strings(data.get(key), f"{path}.{key}") for key in _RULE_LISTS}
         raw_resources = data.get("resources")
@@ -176,7 +182,7 @@ class _Decoder:
 
     def policy(self, data: dict[str, Any], api_version: str) -> Policy:
         for key in data:
-            if key not in _POLICY_FIELDS:
+            if key not in POLICY_FIELDS:
                 self._unknown(str(key), str(key), None)
         for key in self.mapping(data.get("metadata"), "metadata"):
             if key not in _OBJECT_META_FIELDS:
@@ -264,28 +270,45 @@ def validate_policy(policy: Policy, version: Version) -> list[str]:
     return errors
 
 
-def _parse_yaml(text: str) -> tuple[Any, list[str], list[str]]:
-    """The first YAML document (as kube-apiserver's decoder reads only that), errors, warnings."""
-    warnings: list[str] = []
-    yaml = YAML(typ="safe", pure=True)
+def _strict_pass(version: Version) -> str:
+    """What kube-apiserver of `version` does with a field its decoder does not know.
+
+    reader.go decodes strictly first and, on a strict-decoding error only, decodes again leniently
+    and logs the error (kubernetes/kubernetes#113535, fixing #113266, released in 1.26). Before,
+    it decoded leniently once: unknown fields vanished without a word.
+    """
+    if has_strict_pass(version):
+        return f"kube-apiserver {format_version(version)} drops it and logs a warning"
+    return f"kube-apiserver {format_version(version)} drops it silently"
+
+
+def _document(text: str, source: str, result: ValidationResult, version: Version) -> Any:
+    """The first document's data; problems with the file as a whole go into `result`."""
     try:
-        docs = list(yaml.load_all(text))
-    except DuplicateKeyError as exc:
-        # Duplicate fields are a strict-decoding error: kube-apiserver retries leniently (last wins).
-        warnings.append(
-            f"duplicate field: {str(exc.problem or exc).strip()} (kube-apiserver keeps the last one)"
+        tree = read_first_document(text)
+    except YamlSyntaxError as exc:
+        result.errors.append(f"failed decoding: yaml: {exc}")
+        return None
+    result.tree = tree
+    if tree.empty_first:
+        result.errors.append(
+            f"{source}: the first YAML document is empty and kube-apiserver reads only the first one: "
+            "failed decoding: Object 'Kind' is missing in 'null'; remove the leading `---` line(s)"
         )
-        yaml.allow_duplicate_keys = True
-        docs = list(yaml.load_all(text))
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return None, [f"failed decoding: yaml: {where}{problem}"], warnings
-    docs = [d for d in docs if d is not None] or [None]
-    if len(docs) > 1:
-        warnings.append(f"the file holds {len(docs)} YAML documents; kube-apiserver reads only the first")
-    return docs[0], [], warnings
+        return None
+    if tree.later_documents:
+        broken = f" (one does not even parse: {tree.later_error})" if tree.later_error else ""
+        result.warnings.append(
+            f"the file holds {tree.later_documents + 1} YAML documents; kube-apiserver reads only "
+            f"the first and ignores the rest{broken}"
+        )
+    logged = " and logs a warning" if has_strict_pass(version) else ", without a warning"
+    for dup in tree.duplicates:
+        result.warnings.append(
+            f"{dup.path}: duplicate field (lines {dup.first.line} and {dup.second.line}): "
+            f"kube-apiserver {format_version(version)} keeps the last value{logged}"
+        )
+    return tree.data
 
 
 def validate_policy_text(text: str, source: str, version: Version) -> ValidationResult:
@@ -293,12 +316,9 @@ def validate_policy_text(text: str, source: str, version: Version) -> Validation
 
     `source` names the file in messages that are about the whole file. Never raises on bad input.
     """
-    try:
-        data, errors, warnings = _parse_yaml(text)
-    except YAMLError as exc:  # e.g. a broken document even with duplicate keys allowed
-        return ValidationResult(errors=[f"failed decoding: yaml: {exc}"])
-    result = ValidationResult(errors=errors, warnings=warnings)
-    if errors:
+    result = ValidationResult()
+    data = _document(text, source, result, version)
+    if result.errors:
         return result
     if data is None:
         result.errors.append(f"{source}: loaded illegal policy with 0 rules")
@@ -314,14 +334,18 @@ def validate_policy_text(text: str, source: str, version: Version) -> Validation
     result.api_version = api_version if isinstance(api_version, str) else None
     decoder = _Decoder(version)
     policy = decoder.policy(data, result.api_version or "")
-    result.errors.extend(decoder.errors)
+    result.policy = policy
     result.unknown_fields = decoder.unknown
+    type_errors = _check_type(api_version, kind, version)
+    if type_errors:
+        # The decoder stops at the group/version: kube-apiserver reports this and nothing else.
+        result.errors = type_errors
+        return result
+    result.errors.extend(decoder.errors)
     result.warnings.extend(
-        f'{u.path}: unknown field "{u.name}" (kube-apiserver drops it with a warning)'
-        for u in decoder.unknown
+        f'{u.path}: unknown field "{u.name}": {_strict_pass(version)}' for u in decoder.unknown
     )
-    result.errors.extend(_check_type(api_version, kind, version))
-    if api_version in LEGACY_APIS and not only_v1_policies(version):
+    if api_version in LEGACY_APIS:
         result.warnings.append(
             f"apiVersion {api_version} is deprecated and removed in Kubernetes 1.24; "
             "run `kauditcfg policy migrate` to move to audit.k8s.io/v1"
@@ -330,16 +354,16 @@ def validate_policy_text(text: str, source: str, version: Version) -> Validation
         result.errors.extend(validate_policy(policy, version))
     if not policy.rules:
         result.errors.append(f"{source}: loaded illegal policy with 0 rules")
-    result.policy = policy
     return result
 
 
 def _check_type(api_version: Any, kind: Any, version: Version) -> list[str]:
     if not api_version or not kind:
-        missing = "Kind" if not kind else "APIVersion"
+        missing = " and ".join(name for name, v in (("apiVersion", api_version), ("kind", kind)) if not v)
         return [
-            f"failed decoding: Object '{missing}' is missing: unknown group version field "
-            f"(want apiVersion: {API_V1}, kind: Policy)"
+            f"{missing}: failed decoding: Object '{'Kind' if not kind else 'APIVersion'}' is missing: "
+            f"kube-apiserver refuses a policy without a group/version; start the file with "
+            f"`apiVersion: {API_V1}` and `kind: Policy`"
         ]
     if api_version in LEGACY_APIS and only_v1_policies(version):
         return [

@@ -64,12 +64,25 @@ def parse_target(text: str) -> Target:
     return Target(resource=resource, group=group, subresource=sub)
 
 
+# Bounds the users x groups product of a policy that names very many of both.
+MAX_IDENTITIES = 1024
+
+
 def identities(policy: Policy) -> list[tuple[str, tuple[str, ...]]]:
+    """The default identities plus every policy user paired with every policy group (and none).
+
+    A rule naming both `users` and `userGroups` only matches a user in both (checker.go), so the
+    product is needed. One group at a time is enough: matching is monotone in the groups (more
+    groups never un-match a rule), so whichever rule decides for a set of groups also decides for
+    the one group that made it match.
+    """
+    users = list(dict.fromkeys(u for rule in policy.rules for u in rule.users))
+    groups = list(dict.fromkeys(g for rule in policy.rules for g in rule.user_groups))
     found = list(IDENTITIES)
-    for rule in policy.rules:
-        found.extend((user, (_AUTH,)) for user in rule.users)
-        found.extend(("someone", (group,)) for group in rule.user_groups)
-    return list(dict.fromkeys(found))
+    for user in [*users, "someone"]:
+        found.append((user, (_AUTH,)))
+        found.extend((user, (group, _AUTH)) for group in groups)
+    return list(dict.fromkeys(found))[:MAX_IDENTITIES]
 
 
 def _named(policy: Policy, attr: str) -> list[str]:
@@ -77,6 +90,16 @@ def _named(policy: Policy, attr: str) -> list[str]:
     for rule in policy.rules:
         values.extend(getattr(rule, attr))
     return values
+
+
+def possible_name(verb: str, subresource: str) -> bool:
+    """Whether kube-apiserver can see an object name on such a request (RequestInfo: from the URL).
+
+    A create posts to the collection (its name is in the body, read after the policy decided),
+    unless it creates a subresource (pods/NAME/exec, serviceaccounts/NAME/token); a
+    deletecollection is a delete without a name.
+    """
+    return verb != "deletecollection" and (verb != "create" or bool(subresource))
 
 
 def requests_for(
@@ -95,6 +118,8 @@ def requests_for(
     for target in targets:
         for verb, (user, groups), namespace, name in itertools.product(verb_list, people, namespaces, names):
             if not target.namespaced and namespace:
+                continue
+            if name and not possible_name(verb, target.subresource):
                 continue
             yield (
                 target,

@@ -15,12 +15,11 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from kauditcfg.errors import InvalidInput
 from kauditcfg.policy.events import BadLine, json_line_batches
-from kauditcfg.policy.explain import Explainer
+from kauditcfg.policy.explain import Explainer, Skips
 
 MIN_BYTES = 32 << 20
 
@@ -77,27 +76,32 @@ def _cuts(path: str, parts: int) -> list[int]:
 def _explain_range(
     explainer: Explainer, path: str, start: int, end: int, out: IO[bytes], bad: IO[bytes]
 ) -> None:
+    """Explain bytes [start, end) of `path` into `out`; what was skipped goes to `bad` as JSON."""
+    explainer.skips = Skips()
+    explainer.events = 0
     with open(path, "rb") as handle:
         stream = _Range(handle, start, end)
-        for item in explainer.json_lines(json_line_batches(stream, path)):  # type: ignore[arg-type]
-            if isinstance(item, BadLine):
-                bad.write(json.dumps([item.line, item.problem]).encode() + b"\n")
-            else:
-                out.write(item)
+        for chunk in explainer.json_lines(json_line_batches(stream, path)):  # type: ignore[arg-type]
+            out.write(chunk)
+    skips = explainer.skips
+    firsts = [
+        [line.line, line.problem, line.foreign] if line else None
+        for line in (skips.first_unreadable, skips.first_foreign)
+    ]
+    summary = {"events": explainer.events, "unreadable": skips.unreadable, "foreign": skips.foreign}
+    bad.write(json.dumps({**summary, "firsts": firsts}).encode())
 
 
-def explain_file_parallel(
-    explainer: Explainer,
-    path: str,
-    out: BinaryIO,
-    warn: Callable[[BadLine], None],
-    min_bytes: int = MIN_BYTES,
-) -> int | None:
-    """Explain `path` with several processes; None when it is not worth it (the caller reads it)."""
+def explain_file_parallel(explainer: Explainer, path: str, out: BinaryIO, min_bytes: int = MIN_BYTES) -> bool:
+    """Explain `path` with several processes into `out`, counting into explainer.events/skips.
+
+    False when it is not worth it (the caller reads the file itself).
+    """
     parts = _eligible(path, min_bytes)
     if parts < 2:
-        return None
+        return False
     cuts = _cuts(path, parts)
+    events, skips = explainer.events, explainer.skips
     with contextlib.ExitStack() as stack:
         spools = [
             (stack.enter_context(tempfile.TemporaryFile()), stack.enter_context(tempfile.TemporaryFile()))
@@ -107,10 +111,9 @@ def explain_file_parallel(
         sys.stdout.flush()
         sys.stderr.flush()
         pids = [_fork_worker(explainer, path, cuts[i], cuts[i + 1], *spools[i]) for i in range(1, parts)]
-        bad_count = 0
         try:
             _explain_range(explainer, path, cuts[0], cuts[1], out, spools[0][1])
-            bad_count += _report(spools[0][1], path, 0, warn)
+            summaries = [_summary(spools[0][1])]
             for i, pid in enumerate(pids, start=1):
                 _, status = os.waitpid(pid, 0)
                 if os.waitstatus_to_exitcode(status) != 0:
@@ -120,12 +123,40 @@ def explain_file_parallel(
                 result, bad = spools[i]
                 result.seek(0)
                 shutil.copyfileobj(result, out, 1 << 20)
-                bad_count += _report(bad, path, cuts[i], warn)
+                summaries.append(_summary(bad))
         finally:
             for pid in pids:  # after an error: do not leave zombies behind
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
-    return bad_count
+    explainer.events, explainer.skips = events, skips
+    for start, summary in zip(cuts, summaries, strict=False):
+        _merge(explainer, path, start, summary)
+    return True
+
+
+def _summary(bad: IO[bytes]) -> dict[str, Any]:
+    bad.seek(0)
+    return dict(json.loads(bad.read()))
+
+
+def _merge(explainer: Explainer, path: str, start: int, summary: dict[str, Any]) -> None:
+    """Add a range's counts; its first skipped lines are renumbered from the start of the file."""
+    explainer.events += int(summary["events"])
+    skips = explainer.skips
+    before: int | None = None
+    for first in summary["firsts"]:
+        if first is None:
+            continue
+        if before is None:  # line numbers were counted from the range start
+            with open(path, "rb") as handle:
+                before = handle.read(start).count(b"\n") if start else 0
+        line = BadLine(path, before + int(first[0]), str(first[1]), bool(first[2]))
+        if line.foreign and skips.first_foreign is None:
+            skips.first_foreign = line
+        elif not line.foreign and skips.first_unreadable is None:
+            skips.first_unreadable = line
+    skips.unreadable += int(summary["unreadable"])
+    skips.foreign += int(summary["foreign"])
 
 
 def _fork_worker(
@@ -143,16 +174,3 @@ def _fork_worker(
     except BaseException:
         code = 1
     os._exit(code)
-
-
-def _report(bad: IO[bytes], path: str, start: int, warn: Callable[[BadLine], None]) -> int:
-    bad.seek(0)
-    lines = bad.read().splitlines()
-    if not lines:
-        return 0
-    with open(path, "rb") as handle:  # line numbers were counted from the range start
-        before = handle.read(start).count(b"\n") if start else 0
-    for line in lines:
-        number, problem = json.loads(line)
-        warn(BadLine(path, before + int(number), str(problem)))
-    return len(lines)

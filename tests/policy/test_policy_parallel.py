@@ -6,7 +6,6 @@ import io
 import json
 from pathlib import Path
 
-from kauditcfg.policy.events import BadLine
 from kauditcfg.policy.explain import Explainer, batches_from
 from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.parallel import explain_file_parallel
@@ -46,21 +45,28 @@ def test_parallel_output_equals_the_single_process_output(tmp_path: Path) -> Non
     log = tmp_path / "audit.log"
     lines = [json.dumps(_event(i)) for i in range(3000)]
     lines[2500] = '{"torn": '  # a torn line in the last range
+    lines[2700] = '{"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1"}'
+    lines[2701] = '{"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1"}'
     log.write_text("\n".join(lines) + "\n")
     policy = validate_policy_text(POLICY, "p", NEWEST).policy
     assert policy is not None
 
-    single = b"".join(
-        x for x in Explainer(policy).json_lines(batches_from([str(log)])) if isinstance(x, bytes)
-    )
+    alone = Explainer(policy)
+    single = b"".join(alone.json_lines(batches_from([str(log)])))
+    together = Explainer(policy)
     out = io.BytesIO()
-    warned: list[BadLine] = []
-    bad = explain_file_parallel(Explainer(policy), str(log), out, warned.append, min_bytes=0)  # type: ignore[arg-type]
+    assert explain_file_parallel(together, str(log), out, min_bytes=0)
 
-    assert bad == 1
-    assert [w.line for w in warned] == [2501]
     assert out.getvalue() == single
-    assert out.getvalue().count(b"\n") == 2999
+    assert out.getvalue().count(b"\n") == 3000  # one line out per line in, skipped ones included
+    assert together.events == alone.events == 2997
+    skips = together.skips
+    assert (skips.unreadable, skips.foreign) == (1, 2)
+    assert skips.first_unreadable is not None and skips.first_unreadable.line == 2501
+    assert skips.first_foreign is not None and skips.first_foreign.line == 2701
+    assert json.loads(out.getvalue().split(b"\n")[2700]) == {
+        "skipped": 'not an audit event (apiVersion "admission.k8s.io/v1", kind "AdmissionReview")'
+    }
     first = json.loads(out.getvalue().split(b"\n")[0])
     assert first == {
         "auditID": "id-0",
@@ -76,5 +82,5 @@ def test_small_files_and_stdin_are_left_to_the_single_process(tmp_path: Path) ->
     log.write_text(json.dumps(_event(1)) + "\n")
     policy = validate_policy_text(POLICY, "p", NEWEST).policy
     assert policy is not None
-    assert explain_file_parallel(Explainer(policy), str(log), io.BytesIO(), print) is None  # type: ignore[arg-type]
-    assert explain_file_parallel(Explainer(policy), "-", io.BytesIO(), print, min_bytes=0) is None  # type: ignore[arg-type]
+    assert not explain_file_parallel(Explainer(policy), str(log), io.BytesIO())  # type: ignore[arg-type]
+    assert not explain_file_parallel(Explainer(policy), "-", io.BytesIO(), min_bytes=0)  # type: ignore[arg-type]

@@ -96,11 +96,17 @@ def test_other_versions_and_missing_type_fail(head: str) -> None:
     assert errors("rules:\n- level: None\n", head=head)
 
 
-def test_unknown_fields_load_with_a_warning() -> None:
-    result = validate_policy_text(V1 + "rules:\n- level: None\n  resource: [secrets]\n", "p.yaml", (1, 30))
+def test_unknown_fields_load_with_a_warning_from_1_26_silently_before() -> None:
+    text = V1 + "rules:\n- level: None\n  resource: [secrets]\n"
+    result = validate_policy_text(text, "p.yaml", (1, 30))
     assert result.ok
     assert result.warnings == [
-        'rules[0].resource: unknown field "resource" (kube-apiserver drops it with a warning)'
+        'rules[0].resource: unknown field "resource": kube-apiserver 1.30 drops it and logs a warning'
+    ]
+    old = validate_policy_text(text, "p.yaml", (1, 25))
+    assert old.ok
+    assert old.warnings == [
+        'rules[0].resource: unknown field "resource": kube-apiserver 1.25 drops it silently'
     ]
 
 
