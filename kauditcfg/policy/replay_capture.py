@@ -173,8 +173,8 @@ class Reader:
         self._lo = "~"
         self._hi = ""
 
-    def feed(self, block: bytes, first_line: int) -> int:
-        """Fold the whole lines of `block` in; returns how many lines it held.
+    def feed(self, block: bytes, first_line: int, start: int = 0, stop: int | None = None) -> int:
+        """Fold the whole lines of block[start:stop] in; returns how many lines it held.
 
         Lines are memoryview slices of the block: nothing is copied but the sampled lines.
         """
@@ -189,7 +189,7 @@ class Reader:
         samples = cap.samples
         view = memoryview(block)
         newline = block.find
-        pos, end = 0, len(block)
+        pos, end = start, len(block) if stop is None else stop
         while pos < end:
             cut = newline(b"\n", pos)
             if cut < 0:

@@ -32,14 +32,14 @@ PARALLEL_BYTES = 24 << 20
 BOM = b"\xef\xbb\xbf"
 
 
-def _blocks(read: Callable[[int], bytes]) -> Iterator[bytes]:
-    """Runs of whole lines. Only the line straddling two reads is joined into a bytes of its own."""
+def _blocks(read: Callable[[int], bytes]) -> Iterator[tuple[bytes, int, int]]:
+    """Runs of whole lines as (buffer, start, end): only the line straddling two reads is copied."""
     rest = b""
     while True:
         block = read(BLOCK)
         if not block:
             if rest:
-                yield rest
+                yield rest, 0, len(rest)
             return
         start = 0
         if rest:
@@ -48,10 +48,11 @@ def _blocks(read: Callable[[int], bytes]) -> Iterator[bytes]:
                 rest += block
                 continue
             start = first + 1
-            yield rest + block[:first]
+            joined = rest + block[:first]
+            yield joined, 0, len(joined)
         cut = block.rfind(b"\n")
         if cut >= start:
-            yield block if start == 0 and cut == len(block) - 1 else block[start:cut]
+            yield block, start, cut
             rest = block[cut + 1 :]
         else:
             rest = block[start:]
@@ -59,8 +60,8 @@ def _blocks(read: Callable[[int], bytes]) -> Iterator[bytes]:
 
 def _feed_all(reader: Reader, read: Callable[[int], bytes]) -> None:
     number = 1
-    for block in _blocks(read):
-        number += reader.feed(block, number)
+    for block, start, end in _blocks(read):
+        number += reader.feed(block, number, start, end)
 
 
 def _open(path: str) -> BinaryIO:
