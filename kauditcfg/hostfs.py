@@ -16,7 +16,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kauditcfg.errors import InvalidInput, PreflightRefused
+from kauditcfg.errors import InvalidInput, IOFailure, PreflightRefused, UsageError
+
+
+def normalize(host_path: str, option: str = "") -> str:
+    """`host_path` normalised; a relative path or a `..` that climbs above / is a usage error (exit 2).
+
+    Every host path is joined under --root; a `..` escape would read or write outside it.
+    """
+    what = f"{option} {host_path!r}" if option else repr(host_path)
+    if not host_path.startswith("/"):
+        raise UsageError(f"{what}: expected an absolute host path")
+    depth = 0
+    for part in host_path.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                raise UsageError(f"{what}: '..' climbs above / and would leave --root; give a normal path")
+        elif part not in ("", "."):
+            depth += 1
+    return posixpath.normpath(host_path) if host_path != "/" else "/"
 
 
 @dataclass(frozen=True)
@@ -24,9 +43,7 @@ class Host:
     root: Path = Path("/")
 
     def path(self, host_path: str) -> Path:
-        if not host_path.startswith("/"):
-            raise InvalidInput(f"{host_path}: expected an absolute host path")
-        rel = posixpath.normpath(host_path).lstrip("/")
+        rel = normalize(host_path).lstrip("/")
         return self.root / rel if rel else self.root
 
     def read_bytes(self, host_path: str) -> bytes | None:
@@ -36,8 +53,8 @@ class Host:
             return None
         except IsADirectoryError:
             raise InvalidInput(f"{host_path}: is a directory, expected a file") from None
-        except PermissionError:
-            raise InvalidInput(f"{host_path}: permission denied; run kauditcfg as root") from None
+        except OSError as exc:
+            raise IOFailure("read", host_path, exc.errno or 0, undone=False) from None
 
     def stat(self, host_path: str) -> tuple[int, int, int] | None:
         """(mode, uid, gid) of the file, None when it does not exist."""
@@ -45,6 +62,8 @@ class Host:
             st = self.path(host_path).stat()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise IOFailure("stat", host_path, exc.errno or 0, undone=False) from None
         return st.st_mode & 0o7777, st.st_uid, st.st_gid
 
     @contextlib.contextmanager

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kauditcfg.config.defaults import LEVELS, cis_rotation_flags
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.versions import Version, supports_omit_managed_fields
+from kauditcfg.webhook.tuning import WEBHOOK_DEFAULTS
 
 if TYPE_CHECKING:
     import jinja2
@@ -39,6 +40,8 @@ class Profile:
     template: str
     parameters: dict[str, Any] = field(default_factory=dict)
     flags: dict[str, str] = field(default_factory=dict)
+    # --audit-webhook-* mode and batching written with --webhook-url (options override them).
+    webhook_flags: dict[str, str] = field(default_factory=lambda: dict(WEBHOOK_DEFAULTS))
     # Levels write_level may take; cis cannot take None (C-0161 forbids None for pods/deployments).
     write_levels: tuple[str, ...] = LEVELS
 

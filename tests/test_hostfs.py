@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kauditcfg.errors import InvalidInput, PreflightRefused
+from kauditcfg.errors import InvalidInput, PreflightRefused, UsageError
 from kauditcfg.hostfs import Host
 
 
@@ -17,8 +17,17 @@ def test_paths_are_mapped_under_the_root(tmp_path: Path) -> None:
 
 
 def test_relative_host_paths_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match="expected an absolute host path"):
+    with pytest.raises(UsageError, match="expected an absolute host path") as caught:
         Host(tmp_path).path("etc/x")
+    assert caught.value.exit_code == 2
+
+
+def test_paths_are_normalised_and_never_leave_the_root(tmp_path: Path) -> None:
+    host = Host(tmp_path)
+    assert host.path("/etc/kubernetes/../kubernetes/./x.yaml") == tmp_path / "etc/kubernetes/x.yaml"
+    for escape in ("/../etc/x", "/etc/../../etc/x", "/../../../etc/kubernetes/manifests/kube-apiserver.yaml"):
+        with pytest.raises(UsageError, match="climbs above /"):
+            host.path(escape)
 
 
 def test_read_and_stat(tmp_path: Path) -> None:

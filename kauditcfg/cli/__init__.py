@@ -7,15 +7,16 @@ and maps each type to its exit code. The kubernetes client is never imported her
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
 from kauditcfg import __version__
-from kauditcfg.cli import check, manifest_cmds, policy, profiles
+from kauditcfg.cli import check, kubeadm, manifest_cmds, policy, profiles, verify
 from kauditcfg.cli.output import emit_json, empty_result, report_error, say
-from kauditcfg.errors import EXIT_USAGE, KauditError
+from kauditcfg.errors import EXIT_IO, EXIT_USAGE, Interrupted, IOFailure, KauditError
 
 _USAGE_ERRORS = {"UsageError", "NoSuchOption", "BadParameter", "MissingParameter", "BadOptionUsage",
                  "BadArgumentUsage", "NoSuchCommand"}  # fmt: skip
@@ -26,8 +27,10 @@ def json_shape(argv: list[str]) -> dict[str, Any]:
     command = argv[0] if argv else ""
     if command == "check":
         return {"findings": [], "cis": {}}
-    if command in ("enable", "disable", "diff", "rollback"):
+    if command in ("enable", "disable", "diff", "rollback", "kubeadm"):
         return empty_result()
+    if command == "verify":
+        return {"found": False, "warnings": []}
     return {}
 
 
@@ -42,6 +45,15 @@ class _App(TyperGroup):
         except KauditError as exc:
             report_error(exc, as_json, json_shape(argv))
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            # Ctrl-C outside a transaction (start-up, planning): nothing was changed.
+            report_error(Interrupted(signal.SIGINT, undone=False), as_json, json_shape(argv))
+            raise typer.Exit(128 + signal.SIGINT) from None
+        except OSError as exc:
+            # An I/O error outside the transaction's layer (reading, listing): still one line.
+            path = exc.filename if isinstance(exc.filename, str) else "kauditcfg"
+            report_error(IOFailure("access", path, exc.errno or 0, undone=False), as_json, json_shape(argv))
+            raise typer.Exit(EXIT_IO) from None
         except Exception as exc:
             # With --json even a bad option answers in JSON, so a caller such as Ansible always
             # gets an object.
@@ -83,6 +95,8 @@ manifest_cmds.register(app)
 check.register(app)
 policy.register(app)
 profiles.register(app)
+kubeadm.register(app)
+verify.register(app)
 
 
 def main() -> None:

@@ -73,9 +73,12 @@ def enable_options(given: dict[str, Any]) -> EnableOptions:
     """EnableOptions from a command's parameters (named as its fields), so enable and diff share it."""
     from kauditcfg.config.options import EnableOptions
     from kauditcfg.versions import parse_version
+    from kauditcfg.webhook.backend import options_from_params
 
     names = {f.name for f in dataclasses.fields(EnableOptions)}
     values = {k: v for k, v in given.items() if k in names}
+    # --webhook-* and --log-mode/--log-batch-*/--log-truncate-* (cli/backend_options.py)
+    values["webhook"], values["log_tuning"] = options_from_params(given.get("backend") or {})
     values["set_values"] = list(values.get("set_values") or [])
     version = values.get("kubernetes_version")
     values["kubernetes_version"] = parse_version(version) if version else None

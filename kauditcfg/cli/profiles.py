@@ -42,6 +42,7 @@ def show_cmd(
                         for k, v in p.parameters.items()
                     ],
                     "flags": {f"--{k}": v for k, v in p.flags.items()},
+                    "webhook_flags": {f"--{k}": v for k, v in p.webhook_flags.items()},
                 }
             )
             return
@@ -53,6 +54,9 @@ def show_cmd(
             typer.echo(f"  {key} = {shown or '(empty)'}\n      {PARAMETER_HELP.get(key, '')}")
         typer.echo("\nflags:")
         for flag, value in p.flags.items():
+            typer.echo(f"  --{flag}={value}")
+        typer.echo("\nwebhook flags (with --webhook-url; --webhook-* options override them):")
+        for flag, value in p.webhook_flags.items():
             typer.echo(f"  --{flag}={value}")
 
     action()

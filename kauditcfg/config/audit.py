@@ -6,10 +6,10 @@ import hashlib
 import posixpath
 from dataclasses import dataclass, field
 
-from kauditcfg.config.defaults import LOG_VOLUME, POLICY_VOLUME
+from kauditcfg.config.defaults import LOG_VOLUME, POLICY_VOLUME, WEBHOOK_VOLUME
 
 # kube-apiserver's --audit-log-* options (k8s.io/apiserver/pkg/server/options/audit.go), in the
-# order kauditcfg writes them.
+# order kauditcfg writes them (mode, batch and truncate options follow, as given).
 LOG_FLAGS = ("maxage", "maxbackup", "maxsize", "format", "compress")
 
 
@@ -28,7 +28,7 @@ class LogBackend:
     """--audit-log-*: `path` "-" writes to stdout; unset options keep kube-apiserver's defaults."""
 
     path: str
-    options: tuple[tuple[str, str], ...] = ()  # (name after "audit-log-", value), in LOG_FLAGS order
+    options: tuple[tuple[str, str], ...] = ()  # (name after "audit-log-", value), LOG_FLAGS first
 
     def flags(self) -> dict[str, str]:
         out = {"audit-log-path": self.path}
@@ -44,6 +44,7 @@ class WebhookBackend:
     kubeconfig: bytes
     mode: str | None = None
     options: tuple[tuple[str, str], ...] = ()  # (name after "audit-webhook-", value)
+    files: tuple[str, ...] = ()  # host files the kubeconfig names (CA, client cert/key, token)
 
     def flags(self) -> dict[str, str]:
         out = {"audit-webhook-config-file": self.config_path}
@@ -79,7 +80,7 @@ class AuditConfig:
 
     @property
     def mounts(self) -> tuple[MountSpec, ...]:
-        return mounts_for(self.flags)
+        return mounts_for(self.flags, self.webhook.files if self.webhook else ())
 
     @property
     def config_hash(self) -> str:
@@ -97,8 +98,17 @@ def flags_and_mounts(config: AuditConfig) -> tuple[dict[str, str], tuple[MountSp
     return config.flags, config.mounts
 
 
-def mounts_for(flags: dict[str, str]) -> tuple[MountSpec, ...]:
-    """Directories, never files: log rotation renames the file, which a file bind mount forbids."""
+def _within_any(directory: str, dirs: list[str]) -> bool:
+    return any(directory == d or directory.startswith(d.rstrip("/") + "/") for d in dirs)
+
+
+def mounts_for(flags: dict[str, str], webhook_files: tuple[str, ...] = ()) -> tuple[MountSpec, ...]:
+    """Directories, never files: log rotation renames the file, which a file bind mount forbids.
+
+    `webhook_files` are the host files the webhook kubeconfig names; their directories are mounted
+    read-only unless a directory mounted here already holds them (the patcher also reuses a mount
+    the manifest has, such as kubeadm's read-only /etc/kubernetes/pki).
+    """
     specs: list[MountSpec] = []
     log_path = flags.get("audit-log-path")
     log_dir = posixpath.dirname(posixpath.normpath(log_path)) if log_path and log_path != "-" else None
@@ -115,6 +125,14 @@ def mounts_for(flags: dict[str, str]) -> tuple[MountSpec, ...]:
     for i, directory in enumerate(read_dirs):
         name = POLICY_VOLUME if i == 0 else f"{POLICY_VOLUME}-{i}"
         specs.insert(i, MountSpec(name, directory, read_only=True))
+    tls_dirs: list[str] = []
+    for path in webhook_files:
+        directory = posixpath.dirname(posixpath.normpath(path))
+        if not _within_any(directory, [s.path for s in specs] + tls_dirs):
+            tls_dirs.append(directory)
+    for i, directory in enumerate(tls_dirs):
+        name = WEBHOOK_VOLUME if i == 0 else f"{WEBHOOK_VOLUME}-{i}"
+        specs.append(MountSpec(name, directory, read_only=True))
     return tuple(specs)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from kauditcfg.config.audit import LOG_FLAGS, AuditConfig, LogBackend
+from kauditcfg.config.audit import LOG_FLAGS, AuditConfig, LogBackend, WebhookBackend
 from kauditcfg.config.defaults import cis_rotation_flags
 from kauditcfg.config.inputs import Inputs
 from kauditcfg.config.options import LOG_FORMATS, EnableOptions
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.manifest.pod import ApiServerPod
 from kauditcfg.versions import NEWEST, Version
+from kauditcfg.webhook.backend import build_webhook
+from kauditcfg.webhook.tuning import tuning_flags
 from kauditcfg.yamltext import parse_documents
 
 
@@ -44,14 +46,21 @@ def _log_backend(opts: EnableOptions, profile_flags: dict[str, str]) -> LogBacke
             value = profile_flags[f"audit-log-{name}"]
         if value is not None and (opts.log_path != "-" or name in ("format", "compress")):
             options.append((name, value))
+    tuning = tuning_flags("log", opts.log_tuning)
+    options.extend((name.removeprefix("audit-log-"), value) for name, value in tuning.items())
     return LogBackend(opts.log_path, tuple(options))
 
 
 def desired_config(opts: EnableOptions, pod: ApiServerPod, inputs: Inputs) -> AuditConfig:
     """The AuditConfig `enable` wants on this node (the profile is looked up once, here)."""
+    return config_for_version(opts, target_version(opts, pod), inputs)
+
+
+def config_for_version(opts: EnableOptions, version: Version, inputs: Inputs) -> AuditConfig:
+    """The same, for a Kubernetes version known without a manifest (kubeadm configs and patches)."""
     from kauditcfg.profiles import get_profile, parse_set_values, render_policy
 
-    version = target_version(opts, pod)
+    webhook_flags: dict[str, str] | None = None  # kube-apiserver's defaults, written out
     if inputs.policy is not None:
         policy = _own_policy(opts, inputs.policy)
         profile_flags = cis_rotation_flags()
@@ -60,4 +69,8 @@ def desired_config(opts: EnableOptions, pod: ApiServerPod, inputs: Inputs) -> Au
         values = parse_set_values(opts.set_values, inputs.values)
         policy = render_policy(profile, values, version).encode()
         profile_flags = {**cis_rotation_flags(), **profile.flags}
-    return AuditConfig(opts.policy_path, policy, _log_backend(opts, profile_flags))
+        webhook_flags = profile.webhook_flags
+    webhook: WebhookBackend | None = None
+    if opts.webhook is not None:
+        webhook = build_webhook(opts.webhook, webhook_flags)
+    return AuditConfig(opts.policy_path, policy, _log_backend(opts, profile_flags), webhook)

@@ -18,6 +18,7 @@ KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 HASH_ANNOTATION = "kauditcfg.io/config-hash"
 POLICY_VOLUME = "audit-policy"
 LOG_VOLUME = "audit-log"
+WEBHOOK_VOLUME = "audit-webhook"  # directories of the webhook's CA, client certificate/key, token
 
 # Audit levels in increasing order (k8s.io/apiserver/pkg/apis/audit: Level.Less).
 LEVELS: tuple[str, ...] = ("None", "Metadata", "Request", "RequestResponse")

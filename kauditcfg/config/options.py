@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kauditcfg.config.defaults import LOG_PATH, POLICY_PATH
 from kauditcfg.versions import Version
+from kauditcfg.webhook.tuning import Tuning
+
+if TYPE_CHECKING:
+    from kauditcfg.webhook.backend import WebhookOptions
 
 LOG_FORMATS = ("json", "legacy")
 
@@ -27,3 +32,5 @@ class EnableOptions:
     kubernetes_version: Version | None = None
     fix_ownership: bool = False
     allow_unbounded: bool = False
+    webhook: WebhookOptions | None = None  # --webhook-*: None without --webhook-url
+    log_tuning: Tuning = field(default_factory=Tuning)  # --log-mode, --log-batch-*, --log-truncate-*

@@ -14,7 +14,7 @@ from typing import Any
 from ruamel.yaml.nodes import MappingNode, ScalarNode
 
 from kauditcfg.config.audit import AuditConfig, MountSpec
-from kauditcfg.config.defaults import HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME
+from kauditcfg.config.defaults import HASH_ANNOTATION, LOG_VOLUME, POLICY_VOLUME, WEBHOOK_VOLUME
 from kauditcfg.errors import InvalidInput, PreflightRefused
 from kauditcfg.manifest.editing import PodEditor, is_sorted, norm_path
 from kauditcfg.manifest.pod import ApiServerPod, Json, load_apiserver_pod, parse_flags, path_within
@@ -40,6 +40,13 @@ KUBEADM_VOLUMES = {
     "etc-pki-tls-certs",
 }
 OUR_VOLUMES = {POLICY_VOLUME, LOG_VOLUME}
+
+
+def _ours(name: Any) -> bool:
+    """A volume kauditcfg names: the webhook's certificate directories appear in no flag, only here."""
+    return name in OUR_VOLUMES or str(name).removeprefix("kauditcfg-").startswith(WEBHOOK_VOLUME)
+
+
 AUDIT_PATH_FLAGS = ("audit-policy-file", "audit-log-path", "audit-webhook-config-file")
 
 
@@ -132,7 +139,7 @@ class _Patcher(PodEditor):
         mount_path = norm_path(mount.get("mountPath"))
         if not mount_path or any(path_within(p, mount_path) for p in other_paths):
             return False
-        return mount_path in audit_paths or name in OUR_VOLUMES
+        return mount_path in audit_paths or _ours(name)
 
     def volumes(self) -> None:
         pod, want = self.pod, self.want
@@ -192,6 +199,7 @@ class _Patcher(PodEditor):
                 mount_obj["readOnly"] = True
             new_mounts.append((vol_name, mount_obj))
 
+        needed |= self._kept_mounts(raw_mounts)
         remove_mounts = owned - needed
         kept_refs = (
             {
@@ -208,7 +216,7 @@ class _Patcher(PodEditor):
             for i, v in enumerate(raw_volumes)
             if isinstance(v, dict)
             and str(v.get("name")) not in kept_refs
-            and (str(v.get("name")) in removed_refs or (want is None and v.get("name") in OUR_VOLUMES))
+            and (str(v.get("name")) in removed_refs or (want is None and _ours(v.get("name"))))
         }
         # A volume we add must not collide with one being removed under the same name (it replaces it).
         self.removed_volumes = {str(raw_volumes[i].get("name")) for i in remove_volumes} | {
@@ -217,6 +225,29 @@ class _Patcher(PodEditor):
         self.added_volumes = {name for name, _ in new_volumes} | {name for name, _ in new_mounts}
         self.seq_edit((*self.cpath, "volumeMounts"), remove_mounts, new_mounts, raw_mounts)
         self.seq_edit(("spec", "volumes"), remove_volumes, new_volumes, raw_volumes)
+
+    def _kept_mounts(self, raw_mounts: list[Any]) -> set[int]:
+        """Mounts an audit path flag left as it is by this run still needs (a webhook set up by hand,
+        or by an earlier enable, when this one passes no --webhook-url): the mount of its path and,
+        for the webhook, those of its certificate directories, named only in its kubeconfig."""
+        want = self.want
+        if want is None:
+            return set()
+        kept: set[int] = set()
+        for flag in AUDIT_PATH_FLAGS:
+            value = self.pod.flag(flag)
+            if flag in want.flags or not value or not value.startswith("/"):
+                continue
+            cover = self._covering(raw_mounts, norm_path(value))
+            if cover is not None:
+                kept.add(cover[0])
+            if flag == "audit-webhook-config-file":
+                kept |= {
+                    i
+                    for i, m in enumerate(raw_mounts)
+                    if isinstance(m, dict) and _ours(m.get("name")) and m.get("name") not in OUR_VOLUMES
+                }
+        return kept
 
     def _covering(self, raw_mounts: list[Any], path: str) -> tuple[int, Json] | None:
         best: tuple[int, Json] | None = None
@@ -259,6 +290,8 @@ class _Patcher(PodEditor):
 
     def _conflict(self, spec: MountSpec, mount: Json | None, host: str | None, maps_right: bool) -> str:
         what = "log directory" if not spec.read_only else "policy directory"
+        if spec.name.startswith(WEBHOOK_VOLUME):
+            what = "webhook certificate directory"
         if mount is None:
             return (
                 f"{self.source}: a volumeMount already uses mountPath {spec.path} for another volume; "

@@ -41,9 +41,11 @@ def webhook_findings(pod: ApiServerPod, webhook_text: str | None, manifest: str)
         return out
     mode = pod.flag("audit-webhook-mode")
     if mode in ("blocking", "blocking-strict"):
+        effect = "slows and fails" if mode == "blocking-strict" else "slows"
         message = (
             f"--audit-webhook-mode={mode}: every API request waits for the webhook, so a slow or unreachable "
-            "receiver stalls kube-apiserver; use --audit-webhook-mode=batch"
+            f"collector {effect} API requests; use --audit-webhook-mode=batch unless losing no event "
+            "matters more than the API staying up"
         )
         out.append(Finding("webhook-blocking", "medium", message, manifest))
     if webhook_text is not None and not isinstance(safe_yaml(webhook_text), dict):

@@ -29,6 +29,7 @@ from kauditcfg.node.mounts import hostpath_type_findings, mount_findings
 from kauditcfg.node.paths import audit_paths, identity_of, read_or_none, safe_yaml, webhook_text
 from kauditcfg.node.policy import lint_findings, policy_findings
 from kauditcfg.node.rotation import cis_rotation_findings
+from kauditcfg.node.webhook import webhook_tls_findings
 from kauditcfg.versions import NEWEST, Version
 
 
@@ -102,6 +103,7 @@ def run_check(
 
     report.add(*cis_rotation_findings(pod, manifest_path))
     report.add(*webhook_findings(pod, webhook, manifest_path))
+    report.add(*webhook_tls_findings(host, pod, webhook))
     report.add(*stray_findings(host, manifest_path))
     report.cis = cis_checks(pod, policy_data, policy_ok)
     return report

@@ -33,6 +33,7 @@ from kauditcfg.node.paths import (
 )
 from kauditcfg.node.policy import policy_findings
 from kauditcfg.node.rotation import unbounded_findings
+from kauditcfg.node.webhook import webhook_tls_findings
 from kauditcfg.ops.plan import FileChange, HostAction
 from kauditcfg.versions import Version
 
@@ -145,7 +146,7 @@ def run_preflight(
     for finding in backend_findings(pod, "the manifest"):
         if finding.id == "policy-without-backend":
             report.warn(finding.message)
-    for finding in webhook_findings(pod, webhook, "the manifest"):
+    for finding in webhook_findings(pod, webhook, "the manifest") + webhook_tls_findings(host, pod, webhook):
         (report.refuse if finding.severity == "high" else report.warn)(finding.message)
     return report
 

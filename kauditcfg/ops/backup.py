@@ -1,15 +1,19 @@
-"""Backups: a copy of every file a run replaces, under /var/lib/kauditcfg/backups/<timestamp>/."""
+"""Backups: a copy of every file a run replaces, under /var/lib/kauditcfg/backups/<timestamp>/.
+
+A backup directory is complete (with index.json) or absent: it is written under a dot name and
+renamed into place, so `rollback` never reads half a backup.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from kauditcfg.config.defaults import BACKUP_DIR
 from kauditcfg.errors import KauditError
 from kauditcfg.hostfs import Host
+from kauditcfg.ops.fs import FS
 from kauditcfg.ops.plan import RESTORED, FileChange
 from kauditcfg.ops.writer import atomic_write
 
@@ -24,70 +28,96 @@ class BackupEntry:
     gid: int | None = None
 
 
-def new_backup_dir(host: Host) -> tuple[str, Path]:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    host_dir = f"{BACKUP_DIR}/{stamp}"
-    return host_dir, host.path(host_dir)
+def new_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
-def write_backup(host: Host, changes: list[FileChange], command: str) -> str:
-    """Copy every file about to be replaced (and note the ones about to be created)."""
-    host_dir, real_dir = new_backup_dir(host)
-    real_dir.mkdir(parents=True, mode=0o700)
+def staging_dir(host_dir: str) -> str:
+    parent, _, name = host_dir.rpartition("/")
+    return f"{parent}/.{name}.partial"
+
+
+def make_dirs(fs: FS, host: Host, host_dir: str) -> list[str]:
+    """Create `host_dir` and its missing parents (0700: backups hold the policy and manifest)."""
+    missing = []
+    current = host_dir
+    while current != "/" and not host.path(current).exists():
+        missing.append(current)
+        current = current.rsplit("/", 1)[0] or "/"
+    created: list[str] = []
+    try:
+        for directory in reversed(missing):
+            fs.mkdir(host.path(directory), 0o700)
+            created.append(directory)
+    except BaseException:
+        for directory in reversed(created):
+            fs.discard(host.path(directory))
+        raise
+    return created
+
+
+def write_backup(fs: FS, host: Host, host_dir: str, changes: list[FileChange], command: str) -> None:
+    """Copy every file about to be replaced (and note the ones about to be created) into `host_dir`."""
+    staging = staging_dir(host_dir)
+    make_dirs(fs, host, staging)
     entries: list[dict[str, object]] = []
     for change in changes:
-        host_path = change.path
-        real = host.path(host_path)
-        try:
-            st = real.stat()
-        except FileNotFoundError:
-            entries.append({"path": host_path, "existed": False, "role": change.role})
+        stat = host.stat(change.path)
+        data = host.read_bytes(change.path)
+        if stat is None or data is None:
+            entries.append({"path": change.path, "existed": False, "role": change.role})
             continue
-        copy = real_dir / "files" / host_path.lstrip("/")
-        atomic_write(copy, real.read_bytes(), 0o600)
+        copy = f"{staging}/files{change.path}"
+        make_dirs(fs, host, copy.rsplit("/", 1)[0])
+        atomic_write(host.path(copy), data, 0o600, fs=fs)
+        mode, uid, gid = stat
         entries.append(
-            {
-                "path": host_path,
-                "existed": True,
-                "role": change.role,
-                "mode": st.st_mode & 0o7777,
-                "uid": st.st_uid,
-                "gid": st.st_gid,
-            }
+            {"path": change.path, "existed": True, "role": change.role, "mode": mode, "uid": uid, "gid": gid}
         )
     index = {"command": command, "created": datetime.now(UTC).isoformat(), "files": entries}
-    atomic_write(real_dir / "index.json", json.dumps(index, indent=2).encode(), 0o600)
-    return host_dir
+    atomic_write(host.path(f"{staging}/index.json"), json.dumps(index, indent=2).encode(), 0o600, fs=fs)
+    fs.rename(host.path(staging), host.path(host_dir))
+
+
+def read_backup(host: Host, host_dir: str) -> list[BackupEntry] | None:
+    """The entries of a complete backup; None when it is absent or unreadable."""
+    try:
+        index = json.loads(host.path(f"{host_dir}/index.json").read_text())
+        return [
+            BackupEntry(
+                path=str(e["path"]),
+                existed=bool(e["existed"]),
+                role=str(e.get("role", RESTORED)),
+                mode=e.get("mode"),
+                uid=e.get("uid"),
+                gid=e.get("gid"),
+            )
+            for e in index["files"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def latest_backup(host: Host) -> tuple[str, list[BackupEntry]] | None:
     base = host.path(BACKUP_DIR)
     if not base.is_dir():
         return None
-    for candidate in sorted((p for p in base.iterdir() if (p / "index.json").is_file()), reverse=True):
-        try:
-            index = json.loads((candidate / "index.json").read_text())
-            entries = [
-                BackupEntry(
-                    path=str(e["path"]),
-                    existed=bool(e["existed"]),
-                    role=str(e.get("role", RESTORED)),
-                    mode=e.get("mode"),
-                    uid=e.get("uid"),
-                    gid=e.get("gid"),
-                )
-                for e in index["files"]
-            ]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        return f"{BACKUP_DIR}/{candidate.name}", entries
+    for candidate in sorted((p.name for p in base.iterdir() if not p.name.startswith(".")), reverse=True):
+        entries = read_backup(host, f"{BACKUP_DIR}/{candidate}")
+        if entries is not None:
+            return f"{BACKUP_DIR}/{candidate}", entries
     return None
 
 
 def backup_copy(host: Host, backup_dir: str, host_path: str) -> bytes:
     try:
-        return host.path(f"{backup_dir}/files/{host_path.lstrip('/')}").read_bytes()
+        return host.path(f"{backup_dir}/files{host_path}").read_bytes()
     except OSError as exc:
         raise KauditError(
-            f"{backup_dir}: the copy of {host_path} is unreadable ({exc}); nothing restored"
+            f"{backup_dir}: the copy of {host_path} is unreadable ({exc.strerror}); nothing restored"
         ) from None
+
+
+def remove_backup(fs: FS, host: Host, host_dir: str) -> None:
+    fs.discard(host.path(staging_dir(host_dir)))
+    fs.discard(host.path(host_dir))

@@ -11,16 +11,19 @@ from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.config.inputs import read_inputs
 from kauditcfg.config.options import EnableOptions
 from kauditcfg.errors import PreflightRefused, UsageError
-from kauditcfg.hostfs import Host
+from kauditcfg.hostfs import Host, normalize
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.manifest.patch import patch_pod
 from kauditcfg.manifest.pod import path_within
-from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, Plan
+from kauditcfg.ops.plan import MANIFEST, POLICY, WEBHOOK_KUBECONFIG, FileChange, Plan
 
 
 def _check_paths(opts: EnableOptions, manifest: str) -> None:
     static_dir = posixpath.dirname(manifest)
-    for option, path in (("--policy-path", opts.policy_path), ("--log-path", opts.log_path)):
+    paths = [("--policy-path", opts.policy_path), ("--log-path", opts.log_path)]
+    if opts.webhook is not None:
+        paths.append(("--webhook-config-file", opts.webhook.config_file))
+    for option, path in paths:
         if path == "-" and option == "--log-path":
             continue
         if not path.startswith("/"):
@@ -37,9 +40,17 @@ class EnablePlanner:
     options: EnableOptions
     manifest: str = DEFAULT_MANIFEST
 
-    def plan(self, host: Host) -> Plan:
+    def __post_init__(self) -> None:
         opts = self.options
         _check_paths(opts, self.manifest)
+        self.manifest = normalize(self.manifest, "--manifest")
+        log_path = opts.log_path if opts.log_path == "-" else normalize(opts.log_path, "--log-path")
+        self.options = dataclasses.replace(
+            opts, policy_path=normalize(opts.policy_path, "--policy-path"), log_path=log_path
+        )
+
+    def plan(self, host: Host) -> Plan:
+        opts = self.options
         pod, before, stat = read_manifest(host, self.manifest)
         config = desired_config(opts, pod, read_inputs(opts))
         patched = patch_pod(pod, config)
@@ -59,6 +70,22 @@ class EnablePlanner:
                 before_stat=host.stat(policy),
             )
         )
+        if config.webhook is not None:
+            # 0600: it names the credentials kube-apiserver presents; preflight picks the owner
+            kubeconfig = config.webhook.config_path
+            plan.files.append(
+                FileChange(
+                    kubeconfig,
+                    host.read_bytes(kubeconfig),
+                    config.webhook.kubeconfig,
+                    WEBHOOK_KUBECONFIG,
+                    owned=True,
+                    mode=0o600,
+                    uid=0,
+                    gid=0,
+                    before_stat=host.stat(kubeconfig),
+                )
+            )
         mode, uid, gid = stat
         plan.files.append(FileChange(self.manifest, before, after, MANIFEST, False, mode, uid, gid, stat))
         return plan

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kauditcfg.config.defaults import BACKUP_DIR, DEFAULT_MANIFEST
 from kauditcfg.errors import InvalidInput
-from kauditcfg.hostfs import Host
+from kauditcfg.hostfs import Host, normalize
 from kauditcfg.ops.backup import BackupEntry, backup_copy, latest_backup
 from kauditcfg.ops.plan import FileChange, Plan
 
@@ -32,6 +32,9 @@ def restore_plan(host: Host, backup_dir: str, entries: list[BackupEntry]) -> Pla
 @dataclass
 class RollbackPlanner:
     manifest: str = DEFAULT_MANIFEST
+
+    def __post_init__(self) -> None:
+        self.manifest = normalize(self.manifest, "--manifest")
 
     def plan(self, host: Host) -> Plan:
         found = latest_backup(host)

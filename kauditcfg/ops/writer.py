@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
+
+from kauditcfg.errors import ManifestChanged
+from kauditcfg.ops.fs import FS
 
 
 def temp_name(path: Path) -> Path:
@@ -14,26 +15,31 @@ def temp_name(path: Path) -> Path:
     return path.parent / f".{path.name}.kauditcfg.tmp"
 
 
-def atomic_write(path: Path, data: bytes, mode: int, uid: int | None = None, gid: int | None = None) -> None:
-    """Write through a temp file, fsync, rename, fsync the directory: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def atomic_write(
+    path: Path,
+    data: bytes,
+    mode: int,
+    uid: int | None = None,
+    gid: int | None = None,
+    *,
+    fs: FS | None = None,
+    expect: bytes | None = None,
+    expect_label: str = "",
+) -> None:
+    """Write through a temp file, fsync, rename, fsync the directory: never a half-written file.
+
+    `expect`: compare-and-swap; the file must still hold these bytes just before the rename
+    (ManifestChanged otherwise, and nothing is replaced).
+    """
+    fs = fs or FS()
     tmp = temp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            if uid is not None or gid is not None:
-                os.fchown(handle.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        fs.write_new(tmp, data, mode)
+        fs.chown(tmp, uid, gid)
+        if expect is not None and fs.read(path) != expect:
+            raise ManifestChanged(expect_label or str(path))
+        fs.rename(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        fs.discard(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fs.fsync_dir(path.parent)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 from kauditcfg.config.defaults import STATE_FILE
 from kauditcfg.hostfs import Host
-from kauditcfg.ops import apply as apply_mod
 from kauditcfg.ops.apply import apply_plan
 from kauditcfg.ops.backup import latest_backup
+from kauditcfg.ops.fs import FS
 from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, HostAction, Plan
 from tests.helpers import MANIFEST as MANIFEST_PATH
 
@@ -33,27 +35,52 @@ def test_writes_files_actions_state_and_a_backup(host: Host) -> None:
     assert host.read_bytes(POLICY_FILE) == b"policy\n"
     assert host.path(POLICY_FILE).stat().st_mode & 0o777 == 0o640
     assert host.path("/var/log/kubernetes/audit").stat().st_mode & 0o777 == 0o700
-    assert json.loads(host.path(STATE_FILE).read_bytes()) == {"written": [POLICY_FILE]}
+    state = json.loads(host.path(STATE_FILE).read_bytes())
+    assert state["written"] == [POLICY_FILE]
+    assert state["sha256"] == {POLICY_FILE: hashlib.sha256(b"policy\n").hexdigest()}
     found = latest_backup(host)
     assert found is not None and found[0] == backup
     assert {e.path: e.existed for e in found[1]} == {MANIFEST_PATH: True, POLICY_FILE: False}
 
 
-def test_the_manifest_is_written_last_whatever_the_order_or_command(host: Host, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    order: list[str] = []
-    real = apply_mod.write_change
-    monkeypatch.setattr(apply_mod, "write_change", lambda h, c: (order.append(c.role), real(h, c)))
+class Recording(FS):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.steps: list[tuple[str, str]] = []
+
+    def step(self, op: str, path: Path) -> None:
+        self.steps.append((op, self.host_path(path)))
+
+
+def test_dependency_order_whatever_the_command(host: Host) -> None:
+    """Directories, new files, the manifest, then deletions; no branch on the command name."""
+    host.path("/old").mkdir()
+    host.path("/old/policy.yaml").write_bytes(b"old")
     for command in ("enable", "disable", "something-new"):
-        order.clear()
         plan = _plan(host, command)
+        before = host.read_bytes(MANIFEST_PATH)
         plan.files[0] = FileChange(
-            MANIFEST_PATH,
-            host.read_bytes(MANIFEST_PATH),
-            b"kind: Pod\n# v" + command.encode() + b"\n",
-            MANIFEST,
+            MANIFEST_PATH, before, (before or b"") + command.encode() + b"\n", MANIFEST
         )
-        apply_plan(host, plan)
-        assert order[-1] == MANIFEST
+        if host.read_bytes("/old/policy.yaml") is not None:
+            plan.files.append(FileChange("/old/policy.yaml", b"old", None, POLICY, owned=True))
+        fs = Recording(host.root)
+        apply_plan(host, plan, fs)
+        renames = [path for op, path in fs.steps if op == "rename" and "kauditcfg/" not in path]
+        assert renames[-1] == MANIFEST_PATH, renames
+        removes = [
+            i for i, (op, path) in enumerate(fs.steps) if op == "remove" and path == "/old/policy.yaml"
+        ]
+        manifest_at = next(
+            i for i, (op, path) in enumerate(fs.steps) if op == "rename" and path == MANIFEST_PATH
+        )
+        assert all(i > manifest_at for i in removes)
+        mkdirs = [
+            i
+            for i, (op, path) in enumerate(fs.steps)
+            if op == "create directory" and path.startswith("/var/log")
+        ]
+        assert all(i < manifest_at for i in mkdirs)
 
 
 def test_no_backup_when_the_plan_says_so(host: Host) -> None:

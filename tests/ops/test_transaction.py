@@ -10,6 +10,7 @@ from kauditcfg.errors import NotReady
 from kauditcfg.hostfs import Host
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.ops import transaction
+from kauditcfg.ops.backup import latest_backup
 from kauditcfg.ops.disable import DisablePlanner
 from kauditcfg.ops.enable import EnablePlanner
 from kauditcfg.ops.plan import MANIFEST as MANIFEST_ROLE
@@ -53,8 +54,8 @@ def test_after_write_hook_can_restore_the_backup(host: Host) -> None:
     def not_ready(applied: transaction.Applied) -> None:
         seen.append(applied.backup)
         assert host.read_bytes(POLICY_PATH) is not None  # the hook runs after the writes
-        restored = applied.restore()
-        assert restored.restored_from == applied.backup
+        applied.restore()
+        assert host.read_bytes(MANIFEST) == original and host.read_bytes(POLICY_PATH) is None
         raise NotReady("kube-apiserver did not become ready; the previous files were restored")
 
     with pytest.raises(NotReady):
@@ -62,6 +63,7 @@ def test_after_write_hook_can_restore_the_backup(host: Host) -> None:
     assert seen and seen[0] is not None
     assert host.read_bytes(MANIFEST) == original
     assert host.read_bytes(POLICY_PATH) is None
+    assert latest_backup(host) is None  # a failed run removes its own backup
 
 
 def test_hook_is_not_called_when_nothing_changed(host: Host) -> None:
@@ -80,3 +82,12 @@ def test_enable_disable_rollback_round_trip(host: Host) -> None:
     back = transaction.run(host, RollbackPlanner(), dry_run=False)
     assert back.plan.restored_from is not None and back.backup is None
     assert host.read_bytes(MANIFEST) == enabled and host.read_bytes(POLICY_PATH) is not None
+
+
+def test_a_hook_that_restores_without_raising_still_reports_not_ready(host: Host) -> None:
+    original = host.read_bytes(MANIFEST)
+    with pytest.raises(NotReady, match="undone by the after-write hook"):
+        transaction.run(
+            host, EnablePlanner(EnableOptions()), dry_run=False, after_write=lambda a: a.restore()
+        )
+    assert host.read_bytes(MANIFEST) == original and latest_backup(host) is None

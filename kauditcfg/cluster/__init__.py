@@ -1,0 +1,1 @@
+"""The live cluster: the kubeadm-config sync, waiting for kube-apiserver, verify."""

@@ -1,0 +1,1 @@
+"""kubeadm: the audit settings as a ClusterConfiguration, a `--patches` file, and the kubeadm-config sync."""
