@@ -42,6 +42,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run_explain.py
 	$(BIN)/python bench/run_kubeadm.py
 	$(BIN)/python bench/webhook_walltime.py
+	$(BIN)/python bench/large_manifest.py
 	$(BIN)/python bench/run_replay.py --events 200000 --events 2000000
 
 clean:

@@ -95,3 +95,29 @@ class Host:
             yield
         finally:
             os.close(fd)
+
+
+def link_target(path: Path, root: Path = Path("/")) -> Path:
+    """The file a symlinked manifest points at (configuration management often keeps the manifest as
+    a link into a checkout): written in place of the link, a rename would replace the link with a
+    regular file and leave the real file unpatched. Absolute targets resolve under `root`."""
+    for _ in range(40):  # the kernel's own limit on nested links (MAXSYMLINKS)
+        if not path.is_symlink():
+            return path
+        target = os.readlink(path)
+        if os.path.isabs(target):
+            inside = str(root) != "/" and not target.startswith(str(root).rstrip("/") + "/")
+            path = root / target.lstrip("/") if inside else Path(target)
+        else:
+            path = Path(os.path.normpath(path.parent / target))
+        _check_target(path, root)
+    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
+
+
+def _check_target(path: Path, root: Path) -> None:
+    """A link may lead to the real file, never out of the --root sandbox nor onto a device or a
+    directory: renaming over /dev/null or a host file outside the sandbox would damage the machine."""
+    if str(root) != "/" and not (path == root or str(path).startswith(str(root).rstrip("/") + "/")):
+        raise OSError(errno.EXDEV, "symbolic link leads outside --root", str(path))
+    if path.exists() and not path.is_symlink() and not path.is_file():
+        raise OSError(errno.EINVAL, "symbolic link leads to something that is not a regular file", str(path))

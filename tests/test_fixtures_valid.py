@@ -80,7 +80,9 @@ def test_format_details_the_other_tests_rely_on() -> None:
     manifests = ROOT / "fixtures" / "manifests"
     assert not (manifests / "kubeadm-v1.19.16.yaml").read_bytes().endswith(b"\n")
     assert (manifests / "kubeadm-v1.22.17-rhel.yaml").read_bytes().endswith(b"\n")
-    assert b"\r" not in b"".join(p.read_bytes() for p in GOOD)
+    assert b"\r" not in b"".join(p.read_bytes() for p in GOOD if "crlf" not in p.name)
+    crlf = (manifests / "adopt-crlf-v1.29.1.yaml").read_bytes()
+    assert crlf.count(b"\r\n") == crlf.count(b"\n") > 100
     commented = (manifests / "kubeadm-v1.29.6-comments.yaml").read_text(encoding="utf-8")
     assert sum(line.endswith(" ") for line in commented.splitlines()) == 1
     assert (BROKEN_DIR / "empty.yaml").read_bytes() == b""

@@ -33,7 +33,7 @@ from kauditcfg.cli.options import (
     enable_options,
 )
 from kauditcfg.cli.output import emit_json, paint, say, use_colour
-from kauditcfg.config.defaults import DEFAULT_MANIFEST, LOG_PATH, POLICY_PATH
+from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.errors import UsageError
 from kauditcfg.hostfs import Host
 
@@ -133,8 +133,8 @@ def enable(
     policy_file: PolicyFile = None,
     set_values: SetValues = None,
     values_file: ValuesFile = None,
-    policy_path: PolicyPath = POLICY_PATH,
-    log_path: LogPath = LOG_PATH,
+    policy_path: PolicyPath = None,
+    log_path: LogPath = None,
     log_maxage: MaxAge = None,
     log_maxbackup: MaxBackup = None,
     log_maxsize: MaxSize = None,
@@ -171,8 +171,8 @@ def diff(
     policy_file: PolicyFile = None,
     set_values: SetValues = None,
     values_file: ValuesFile = None,
-    policy_path: PolicyPath = POLICY_PATH,
-    log_path: LogPath = LOG_PATH,
+    policy_path: PolicyPath = None,
+    log_path: LogPath = None,
     log_maxage: MaxAge = None,
     log_maxbackup: MaxBackup = None,
     log_maxsize: MaxSize = None,

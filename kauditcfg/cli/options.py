@@ -39,8 +39,24 @@ SetValues = Annotated[
 ValuesFile = Annotated[
     Path | None, typer.Option("--values", help="YAML file of profile parameters.", dir_okay=False)
 ]
-PolicyPath = Annotated[str, typer.Option("--policy-path", help="Where the policy is written on the node.")]
-LogPath = Annotated[str, typer.Option("--log-path", help="Audit log file on the node ('-' for stdout).")]
+PolicyPath = Annotated[
+    str | None,
+    typer.Option(
+        "--policy-path",
+        help="Where the policy is written on the node [default: the manifest's, else "
+        "/etc/kubernetes/audit/policy.yaml].",
+        show_default=False,
+    ),
+]
+LogPath = Annotated[
+    str | None,
+    typer.Option(
+        "--log-path",
+        help="Audit log file on the node, '-' for stdout [default: the manifest's, else "
+        "/var/log/kubernetes/audit/audit.log].",
+        show_default=False,
+    ),
+]
 MaxAge = Annotated[
     int | None, typer.Option("--log-maxage", help="Days to keep old log files (profile default 30).")
 ]

@@ -43,3 +43,8 @@ CIS_ROTATION: tuple[RotationMinimum, ...] = (
 def cis_rotation_flags() -> dict[str, str]:
     """The CIS minimums as flag values: what every shipped profile writes unless told otherwise."""
     return {r.flag: str(r.minimum) for r in CIS_ROTATION}
+
+
+# Volumes of an adopted (hand-made or kubespray) setup that kauditcfg reuses: `disable` keeps them,
+# since they were the user's before kauditcfg came.
+ADOPTED_ANNOTATION = "kauditcfg.io/adopted-volumes"

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kauditcfg.config.defaults import LOG_PATH, POLICY_PATH
 from kauditcfg.versions import Version
 from kauditcfg.webhook.tuning import Tuning
 
@@ -22,8 +21,9 @@ class EnableOptions:
     policy_file: Path | None = None  # the user's own policy, a local path (not under --root)
     set_values: list[str] = field(default_factory=list)
     values_file: Path | None = None
-    policy_path: str = POLICY_PATH
-    log_path: str = LOG_PATH
+    # None: keep the manifest's existing path (kauditcfg.config.adopt), else the default
+    policy_path: str | None = None
+    log_path: str | None = None
     log_maxage: int | None = None
     log_maxbackup: int | None = None
     log_maxsize: int | None = None

@@ -9,7 +9,7 @@ from typing import Any
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kauditcfg.errors import InvalidInput
-from kauditcfg.manifest.pod import ApiServerPod, Json
+from kauditcfg.manifest.pod import ApiServerPod, Flag, Json
 from kauditcfg.yamltext import Path, TextEditor, key_node_at, map_item, node_at
 
 
@@ -20,6 +20,20 @@ def norm_path(path: Any) -> str:
 
 def is_sorted(names: list[str]) -> bool:
     return len(names) >= 2 and names == sorted(names)
+
+
+def sorted_run(flags: list[Flag]) -> list[Flag]:
+    """The sorted flags a list starts with, when they are most of it (kubeadm's sorted output,
+    perhaps with a few flags appended by hand); empty when the list is not kept sorted."""
+
+    def ordered(a: Flag, b: Flag) -> bool:
+        # kubeadm sorts by name; kops sorts the "--name=value" strings ("etcd-servers-overrides=" first)
+        return a.name <= b.name or f"{a.name}={a.value}" <= f"{b.name}={b.value}"
+
+    end = 1
+    while end < len(flags) and ordered(flags[end - 1], flags[end]):
+        end += 1
+    return flags[:end] if end >= 2 and 2 * end >= len(flags) else []
 
 
 def ordered_like(obj: dict[str, Any], sibling: Json | None) -> dict[str, Any]:

@@ -216,6 +216,17 @@ def load_apiserver_pod(text: str, source: str) -> ApiServerPod:
     data = doc.data
     if not isinstance(data, dict):
         raise InvalidInput(f"{source}: the document is not a mapping; expected a kube-apiserver Pod")
+    # The kubelet decodes a static pod file only as apiVersion v1, kind Pod
+    # (pkg/kubelet/config/common.go tryDecodeSinglePod); anything else it never runs.
+    api_version = data.get("apiVersion")
+    if api_version is None:
+        near = [k for k in data if isinstance(k, str) and k.lower().endswith("version")]
+        hint = f" (found {near[0]!r}: a typo?)" if near else ""
+        raise InvalidInput(f"{source}: apiVersion is missing{hint}; a static Pod needs 'apiVersion: v1'")
+    if api_version != "v1":
+        raise InvalidInput(
+            f"{source}: apiVersion is {api_version!r}, not 'v1'; the kubelet cannot decode it as a Pod"
+        )
     kind = data.get("kind")
     if kind != "Pod":
         raise InvalidInput(
@@ -226,7 +237,7 @@ def load_apiserver_pod(text: str, source: str) -> ApiServerPod:
     containers = spec.get("containers") if isinstance(spec, dict) else None
     if not isinstance(containers, list) or not containers:
         raise InvalidInput(f"{source}: spec.containers is missing or empty; expected a kube-apiserver Pod")
-    index = _find_container(containers)
+    index = _find_container(containers, source)
     if index is None:
         names = ", ".join(str(c.get("name")) for c in containers if isinstance(c, dict))
         raise InvalidInput(
@@ -247,14 +258,23 @@ def load_apiserver_pod(text: str, source: str) -> ApiServerPod:
     return ApiServerPod(doc, index, flags_key)
 
 
-def _find_container(containers: list[Any]) -> int | None:
-    for i, c in enumerate(containers):
-        if isinstance(c, dict) and c.get("name") == "kube-apiserver":
-            return i
-    for i, c in enumerate(containers):
-        if isinstance(c, dict) and _runs_apiserver(c):
-            return i
-    return None
+def _find_container(containers: list[Any], source: str) -> int | None:
+    """The one kube-apiserver container, by name or by command; two is ambiguous (exit 3).
+
+    Sidecars (a KMS plugin, konnectivity) neither bear the name nor run kube-apiserver.
+    """
+    found = [
+        i
+        for i, c in enumerate(containers)
+        if isinstance(c, dict) and (c.get("name") == "kube-apiserver" or _runs_apiserver(c))
+    ]
+    if len(found) > 1:
+        where = " and ".join(f"spec.containers[{i}] ({containers[i].get('name')!r})" for i in found)
+        raise InvalidInput(
+            f"{source}: {where} both run kube-apiserver; kauditcfg will not guess which one to edit: "
+            "keep one kube-apiserver container per manifest"
+        )
+    return found[0] if found else None
 
 
 def _flags_key(container: Json) -> str:

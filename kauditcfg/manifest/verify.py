@@ -7,9 +7,10 @@ written.
 from __future__ import annotations
 
 import copy
+import posixpath
 
 from kauditcfg.config.audit import AuditConfig
-from kauditcfg.config.defaults import HASH_ANNOTATION
+from kauditcfg.config.defaults import ADOPTED_ANNOTATION, HASH_ANNOTATION
 from kauditcfg.errors import InvalidInput
 from kauditcfg.manifest.pod import ApiServerPod, Json, parse_flags
 
@@ -31,18 +32,36 @@ def strip_audit(pod: ApiServerPod, names: set[str]) -> Json:
     meta = data.get("metadata") or {}
     annotations = dict(meta.get("annotations") or {})
     annotations.pop(HASH_ANNOTATION, None)
+    annotations.pop(ADOPTED_ANNOTATION, None)
     meta["annotations"] = annotations
     return data
+
+
+def internal_error(pod: ApiServerPod, what: str) -> InvalidInput:
+    """kauditcfg's own edit went wrong: said as such, never blamed on the user's file (exit 3)."""
+    return InvalidInput(
+        f"{pod.doc.source}: internal error: kauditcfg's edit of this manifest {what}; nothing was written "
+        "(a kauditcfg bug: please report it with the manifest)"
+    )
+
+
+def _serves(after: ApiServerPod, flag: str, value: str) -> bool:
+    """kube-apiserver can open `value` on the host: the log's directory through a writable hostPath
+    mount (never the file itself), a file it reads through any hostPath mount."""
+    path = posixpath.normpath(value)
+    if flag != "audit-log-path":
+        return after.host_path_of(path)[0] is not None
+    if any(posixpath.normpath(str(m.get("mountPath", ""))) == path for m in after.mounts):
+        return False
+    host, mount = after.host_path_of(posixpath.dirname(path))
+    return host is not None and mount is not None and not mount.get("readOnly", False)
 
 
 def verify_patch(
     before: ApiServerPod, after: ApiServerPod, want: AuditConfig | None, names: set[str]
 ) -> None:
     def bug(what: str) -> InvalidInput:
-        return InvalidInput(
-            f"{before.doc.source}: refusing to write: the edited manifest {what} (a kauditcfg bug; "
-            "please report it with the manifest); nothing was written"
-        )
+        return internal_error(before, what)
 
     audit_after = [f for f in after.flags if f.name.startswith("audit-")]
     if want is None:
@@ -53,10 +72,10 @@ def verify_patch(
             hits = [f for f in audit_after if f.name == name]
             if len(hits) != 1 or hits[0].value != value or hits[0].value_index is not None:
                 raise bug(f"does not set --{name}={value} exactly once")
-        for spec in want.mounts:
-            host, mount = after.host_path_of(spec.path)
-            if host != spec.path or mount is None or (not spec.read_only and mount.get("readOnly", False)):
-                raise bug(f"does not mount {spec.path}")
+        for flag in ("audit-policy-file", "audit-log-path", "audit-webhook-config-file"):
+            path = want.flags.get(flag)
+            if path and path != "-" and not _serves(after, flag, path):
+                raise bug(f"does not mount the path of --{flag}={path}")
         if after.annotations.get(HASH_ANNOTATION) != want.config_hash:
             raise bug("lacks the config-hash annotation")
     kept_before = [

@@ -25,6 +25,7 @@ from kauditcfg.node.backends import backend_findings, webhook_findings
 from kauditcfg.node.cis import cis_checks
 from kauditcfg.node.flags import flag_findings
 from kauditcfg.node.host import etcd_findings, selinux_findings, stray_findings
+from kauditcfg.node.layout import layout_findings, version_findings
 from kauditcfg.node.mounts import hostpath_type_findings, mount_findings
 from kauditcfg.node.paths import audit_paths, identity_of, read_or_none, safe_yaml, webhook_text
 from kauditcfg.node.policy import lint_findings, policy_findings
@@ -74,6 +75,8 @@ def run_check(
     report = CheckReport(manifest=manifest_path, version=version)
     who = identity_of(pod)
 
+    report.add(*version_findings(version, manifest_path, pod.container.get("image")))
+    report.add(*layout_findings(pod, manifest_path))
     report.add(*(Finding(f.id, f.severity, f.message, manifest_path) for f in flag_findings(pod, version)))
     report.add(*backend_findings(pod, manifest_path))
 

@@ -40,6 +40,24 @@ def mount_findings(pod: ApiServerPod, paths: list[AuditPath]) -> list[Finding]:
             )
         )
     for p in paths:
+        if p.mount is None and p.kind == "log-dir" and file_mount is not None:
+            continue  # mounted, as a file: said above
+        if p.mount is None and p.kind == "log-dir":
+            # kube-apiserver does not exit over a missing directory (ensureLogFile in
+            # k8s.io/apiserver/pkg/server/options/audit.go creates it): the log goes to the
+            # container's own filesystem.
+            issues.append(
+                Finding(
+                    "path-not-mounted",
+                    "high",
+                    f"{p.label}: its directory {p.container_path} is under no volumeMount of container "
+                    f"{pod.container.get('name')!r}, so the audit log is written inside the container's "
+                    "filesystem: lost on every restart and invisible on the host; add a hostPath volume "
+                    f"mounted at {p.container_path} (read-write)",
+                    p.container_path,
+                )
+            )
+            continue
         if p.mount is None:
             target = p.container_path if p.kind == "log-dir" else posixpath.dirname(p.container_path)
             what = f"its directory {p.container_path}" if p.kind == "log-dir" else p.container_path

@@ -22,6 +22,7 @@ from kauditcfg.node import disk as disk_mod
 from kauditcfg.node.access import LOG_DIR_MODE, Judgement, log_dir_judgements, readable_judgements, shell_fix
 from kauditcfg.node.backends import backend_findings, webhook_findings
 from kauditcfg.node.flags import flag_findings
+from kauditcfg.node.layout import policy_in_log_dir_findings
 from kauditcfg.node.mounts import hostpath_type_findings, mount_findings
 from kauditcfg.node.paths import (
     AuditPath,
@@ -110,6 +111,8 @@ def run_preflight(
     paths = audit_paths(pod, webhook)
     for finding in mount_findings(pod, paths):
         report.refuse(finding.message)
+    for finding in policy_in_log_dir_findings(pod):
+        report.warn(finding.message)
 
     reader = reader_ownership(who)
     created_dirs: set[str] = set()

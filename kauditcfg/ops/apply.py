@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 
 from kauditcfg.config.defaults import BACKUP_DIR, STATE_DIR, STATE_FILE
-from kauditcfg.hostfs import Host
+from kauditcfg.hostfs import Host, link_target
 from kauditcfg.ops.backup import backup_copy, make_dirs, new_stamp, read_backup, remove_backup, write_backup
 from kauditcfg.ops.fs import FS
 from kauditcfg.ops.journal import COMMITTED, JOURNAL_FILE, UNDO_DIR, Journal
@@ -100,7 +100,7 @@ def _write(fs: FS, host: Host, change: FileChange) -> None:
     assert change.after is not None
     expect = change.before if change.role == MANIFEST and change.before is not None else None
     atomic_write(
-        host.path(change.path), change.after, change.mode, change.uid, change.gid,
+        link_target(host.path(change.path), host.root), change.after, change.mode, change.uid, change.gid,
         fs=fs, expect=expect, expect_label=change.path,
     )  # fmt: skip
 
@@ -149,7 +149,7 @@ def undo(host: Host, journal: Journal, fs: FS) -> None:
     entries = read_backup(host, journal.backup)
     if entries is not None:
         for entry in entries:
-            fs.discard(temp_name(host.path(entry.path)))
+            fs.discard(temp_name(link_target(host.path(entry.path), host.root)))
         # The old state's order: files it refers to first, then the manifest, then what it lacked.
         existed = sorted((e for e in entries if e.existed), key=lambda e: e.role == MANIFEST)
         for entry in existed:
@@ -159,7 +159,8 @@ def undo(host: Host, journal: Journal, fs: FS) -> None:
             if current == data and host.stat(entry.path) == (mode, entry.uid, entry.gid):
                 continue
             if current == data or _ours(journal, entry.path, current):
-                atomic_write(host.path(entry.path), data, mode, entry.uid, entry.gid, fs=fs)
+                target = link_target(host.path(entry.path), host.root)
+                atomic_write(target, data, mode, entry.uid, entry.gid, fs=fs)
         for entry in entries:
             current = host.read_bytes(entry.path)
             if not entry.existed and current is not None and _ours(journal, entry.path, current):

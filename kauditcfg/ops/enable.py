@@ -6,32 +6,35 @@ import dataclasses
 import posixpath
 from dataclasses import dataclass
 
-from kauditcfg.config.build import desired_config, target_version
+from kauditcfg.config.build import check_version, desired, target_version
 from kauditcfg.config.defaults import DEFAULT_MANIFEST
 from kauditcfg.config.inputs import read_inputs
 from kauditcfg.config.options import EnableOptions
 from kauditcfg.errors import PreflightRefused, UsageError
 from kauditcfg.hostfs import Host, normalize
 from kauditcfg.manifest.files import read_manifest
-from kauditcfg.manifest.patch import patch_pod
+from kauditcfg.manifest.patch import patch_with_notes
 from kauditcfg.manifest.pod import path_within
 from kauditcfg.ops.plan import MANIFEST, POLICY, WEBHOOK_KUBECONFIG, FileChange, Plan
 
 
-def _check_paths(opts: EnableOptions, manifest: str) -> None:
+def _check_paths(opts: EnableOptions, manifest: str, adopted: bool = False) -> None:
+    """Paths given as options, or adopted from the manifest (`opts` is resolved by then)."""
     static_dir = posixpath.dirname(manifest)
-    paths = [("--policy-path", opts.policy_path), ("--log-path", opts.log_path)]
-    if opts.webhook is not None:
+    names = ("--audit-policy-file", "--audit-log-path") if adopted else ("--policy-path", "--log-path")
+    paths = list(zip(names, (opts.policy_path, opts.log_path), strict=True))
+    if opts.webhook is not None and not adopted:
         paths.append(("--webhook-config-file", opts.webhook.config_file))
     for option, path in paths:
-        if path == "-" and option == "--log-path":
+        if path is None or path == "-":
             continue
         if not path.startswith("/"):
             raise UsageError(f"{option} {path!r}: must be an absolute path on the node")
         if path_within(path, static_dir):
+            fix = f"pass {'--log-path' if 'log' in option else '--policy-path'}" if adopted else "choose"
             raise PreflightRefused(
-                f"{option} {path}: inside the static pod directory {static_dir}; the kubelet would try to "
-                "run it as a pod: choose a path outside it"
+                f"{option}{'=' if adopted else ' '}{path}: inside the static pod directory {static_dir}; the "
+                f"kubelet would try to run it as a pod: {fix} a path outside it"
             )
 
 
@@ -44,26 +47,31 @@ class EnablePlanner:
         opts = self.options
         _check_paths(opts, self.manifest)
         self.manifest = normalize(self.manifest, "--manifest")
-        log_path = opts.log_path if opts.log_path == "-" else normalize(opts.log_path, "--log-path")
-        self.options = dataclasses.replace(
-            opts, policy_path=normalize(opts.policy_path, "--policy-path"), log_path=log_path
-        )
+        log_path = opts.log_path if opts.log_path in (None, "-") else normalize(opts.log_path, "--log-path")
+        policy_path = None if opts.policy_path is None else normalize(opts.policy_path, "--policy-path")
+        self.options = dataclasses.replace(opts, policy_path=policy_path, log_path=log_path)
 
     def plan(self, host: Host) -> Plan:
-        opts = self.options
         pod, before, stat = read_manifest(host, self.manifest)
-        config = desired_config(opts, pod, read_inputs(opts))
-        patched = patch_pod(pod, config)
+        check_version(self.options, pod, self.manifest)
+        config, adoption = desired(self.options, pod, read_inputs(self.options))
+        _check_paths(adoption.options, self.manifest, adopted=True)
+        patched, notes = patch_with_notes(pod, config)
         after = patched.doc.text.encode("utf-8")
-        plan = Plan(command="enable", pod=patched, restart_required=before != after)
-        policy = opts.policy_path
+        plan = Plan(
+            command="enable", pod=patched, restart_required=before != after, warnings=adoption.notes + notes
+        )
+        # Written where kube-apiserver will look: through the mount that covers the flag's path
+        # (kubespray-style mounts may bind another host directory).
+        policy = patched.host_path_of(config.policy_path)[0] or config.policy_path
+        existing = host.read_bytes(policy)
         plan.files.append(
             FileChange(
                 policy,
-                host.read_bytes(policy),
+                existing,
                 config.policy,
                 POLICY,
-                owned=True,
+                owned=existing is None,  # a file the user had stays theirs (disable --purge keeps it)
                 mode=0o600,
                 uid=0,
                 gid=0,

@@ -10,7 +10,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kauditcfg.errors import InvalidInput
 from kauditcfg.yamltext.document import YamlDoc
-from kauditcfg.yamltext.nodes import content_end
+from kauditcfg.yamltext.nodes import content_end, walk
 from kauditcfg.yamltext.render import (
     Style,
     detect_style,
@@ -60,6 +60,31 @@ class TextEditor:
     def column(self, offset: int) -> int:
         return offset - self.line_start(offset)
 
+    def guard(self, node: Node, deleted: Node | None = None) -> None:
+        """Refuse up front to edit an anchored collection (`volumeMounts: &mnts`, shared through
+        `*mnts`): the edit would change every alias too; or to delete an item holding an anchor
+        that an alias elsewhere still needs."""
+        anchored = node if getattr(node, "anchor", None) else None
+        if anchored is None and deleted is not None:
+            anchored = next((n for n in walk(deleted) if getattr(n, "anchor", None)), None)
+        if anchored is None:
+            return
+        name = next(
+            (
+                str(k.value)
+                for sub in walk(self.doc.node)
+                if isinstance(sub, MappingNode)
+                for k, v in sub.value
+                if v is node
+            ),
+            "?",
+        )
+        raise InvalidInput(
+            f"{self.doc.source}: line {anchored.start_mark.line + 1}: anchored list `{name}` "
+            f"(&{anchored.anchor}) cannot be edited without changing its aliases; write it out in full "
+            "(no &anchor/*alias) and run again"
+        )
+
     # primitive operations
     def replace_scalar(self, node: Node, value: Any) -> None:
         self.replace_node(node, render_scalar(value), value)
@@ -103,6 +128,7 @@ class TextEditor:
         return (dash if dash >= 0 else start), content_end(item) - 1
 
     def delete_seq_item(self, seq: SequenceNode, index: int) -> None:
+        self.guard(seq, seq.value[index])
         if seq.flow_style:
             self._flow(seq).deletes.add(index)
             return
@@ -151,6 +177,7 @@ class TextEditor:
         New lines go right after the previous item's last line, so comment lines above the item
         at `index` stay above it; before the first item means right after the key's line.
         """
+        self.guard(seq)
         if seq.flow_style:
             self._insert_flow(key, seq, index, items)
             return
@@ -165,6 +192,7 @@ class TextEditor:
         self, parent_key: ScalarNode | None, mapping: MappingNode, index: int, key: str, value: Any
     ) -> None:
         """Insert `key: value` as entry `index` of the block mapping `mapping`."""
+        self.guard(mapping)
         if mapping.value:
             col = mapping.value[0][0].start_mark.column
         elif parent_key is not None:
@@ -186,6 +214,7 @@ class TextEditor:
         self.insert_lines_after(after, lines)
 
     def delete_map_entry(self, mapping: MappingNode, index: int) -> None:
+        self.guard(mapping, mapping.value[index][1])
         key, value = mapping.value[index]
         self.delete_lines(key.start_mark.index, max(content_end(value), key.end_mark.index) - 1)
 

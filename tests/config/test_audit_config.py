@@ -76,3 +76,27 @@ def test_own_policy_bytes_are_kept_verbatim(tmp_path: Path) -> None:
     own = b"# mine\napiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"
     config = desired_config(EnableOptions(policy_file=tmp_path / "p.yaml"), pod, Inputs(policy=own))
     assert config.policy == own
+
+
+def test_existing_paths_are_adopted_unless_options_move_them() -> None:
+    from kauditcfg.config.build import desired
+
+    pod = load_apiserver_pod((FIXTURES / "adopt-kubespray-v1.29.2.yaml").read_text(), "x")
+    config, adoption = desired(EnableOptions(), pod, Inputs())
+    assert config.flags["audit-log-path"] == "/var/log/audit/kube-apiserver-audit.log"
+    assert config.policy_path == "/etc/kubernetes/audit-policy/apiserver-audit-policy.yaml"
+    assert "adopted existing log path /var/log/audit/kube-apiserver-audit.log" in adoption.notes
+    moved, adoption = desired(EnableOptions(log_path=LOG_PATH, policy_path=POLICY_PATH), pod, Inputs())
+    assert (moved.flags["audit-log-path"], moved.policy_path) == (LOG_PATH, POLICY_PATH)
+    assert not any(n.startswith("adopted") for n in adoption.notes)
+
+
+def test_rotation_values_are_at_least_the_profiles() -> None:
+    from kauditcfg.config.build import desired
+
+    pod = load_apiserver_pod((FIXTURES / "adopt-high-rotation-v1.31.1.yaml").read_text(), "x")
+    config, _ = desired(EnableOptions(), pod, Inputs())
+    assert config.log is not None
+    assert dict(config.log.options) == {"maxage": "90", "maxbackup": "20", "maxsize": "1000"}
+    config, _ = desired(EnableOptions(log_maxsize=50, allow_unbounded=False), pod, Inputs())
+    assert config.flags["audit-log-maxsize"] == "50"  # an explicit option sets exactly what it says

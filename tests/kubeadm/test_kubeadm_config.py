@@ -261,7 +261,7 @@ def test_in_place_writes_atomically_with_a_backup(tmp_path: Path) -> None:
     result = json.loads(out)
     assert result["changed"] is True
     assert result["files"] == [
-        {"path": "/etc/kubernetes/kubeadm-config.yaml", "action": "modified", "mode": "0640"}
+        {"path": "/etc/kubernetes/kubeadm-config.yaml", "action": "modified", "mode": "0640", "owner": "0:0"}
     ]
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert "audit-policy-file: /etc/kubernetes/audit/policy.yaml" in target.read_text()

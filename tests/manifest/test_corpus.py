@@ -7,6 +7,7 @@ clone) these tests skip and say why.
 from __future__ import annotations
 
 import difflib
+import posixpath
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kauditcfg.cli import app
-from kauditcfg.manifest.pod import load_apiserver_pod
+from kauditcfg.manifest.pod import ApiServerPod, load_apiserver_pod
 from kauditcfg.yamltext import parse_documents
 from tests.helpers import CORPUS, MANIFEST, corpus_files, tree_snapshot
 
@@ -30,6 +31,19 @@ CIS_FLAGS = {
     "audit-log-maxsize": "100",
 }
 runner = CliRunner()
+
+
+def _expected_flags(before: ApiServerPod) -> dict[str, str]:
+    out = dict(CIS_FLAGS)
+    for name in ("audit-policy-file", "audit-log-path"):
+        value = before.flag(name)
+        if value and value.startswith("/"):
+            out[name] = value
+    for name in ("audit-log-maxage", "audit-log-maxbackup", "audit-log-maxsize"):
+        value = before.flag(name)
+        if value and value.isdigit() and int(value) >= int(CIS_FLAGS[name]):
+            out[name] = value
+    return out
 
 
 def pods() -> list[Path]:
@@ -66,18 +80,21 @@ def test_corpus_enable_diff_disable_rollback(path: Path, tmp_path: Path) -> None
     enabled = manifest.read_text()
     pod = load_apiserver_pod(enabled, path.name)
 
-    # the audit flags once each, with CIS values, written --flag=value
-    for name, value in CIS_FLAGS.items():
+    # the audit flags once each, written --flag=value: an existing setup's paths are adopted and
+    # its rotation values are "at least" the CIS minimums
+    wanted = _expected_flags(load_apiserver_pod(original, path.name))
+    for name, value in wanted.items():
         hits = [f for f in pod.flags if f.name == name]
         assert len(hits) == 1 and hits[0].value == value and hits[0].value_index is None, name
-    # every path kube-apiserver opens is under a hostPath mount mapping it to the same host path
+    # every path kube-apiserver opens is under a hostPath mount; the log directory is writable
     for path_in_pod, writable in (
-        ("/etc/kubernetes/audit/policy.yaml", False),
-        ("/var/log/kubernetes/audit", True),
+        (wanted["audit-policy-file"], False),
+        (posixpath.dirname(wanted["audit-log-path"]), True),
     ):
         host, mount = pod.host_path_of(path_in_pod)
-        assert host == path_in_pod
+        assert host is not None
         assert mount is not None and (not writable or not mount.get("readOnly", False))
+    assert (root / pod.host_path_of(wanted["audit-policy-file"])[0].lstrip("/")).is_file()  # type: ignore[union-attr]
 
     # every comment and every line not about audit is still there, byte for byte
     removed = [
@@ -109,7 +126,8 @@ def test_corpus_enable_diff_disable_rollback(path: Path, tmp_path: Path) -> None
     # rollback gives back the original manifest, and removes the policy enable created
     assert _run("rollback", "--root", str(root)) == 0
     assert manifest.read_text() == original
-    assert not (root / "etc/kubernetes/audit/policy.yaml").exists()
+    if not _had_audit(original):
+        assert not (root / "etc/kubernetes/audit/policy.yaml").exists()
     assert _run("enable", "--root", str(root), *version) == 0
     assert manifest.read_text() == enabled
 

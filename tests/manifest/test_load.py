@@ -14,7 +14,7 @@ REFUSALS = {
     "invalid-yaml.yaml": "invalid YAML: line ",
     "duplicate-keys.yaml": 'duplicate key: .*"volumeMounts"',
     "two-documents.yaml": "holds 2 YAML documents",
-    "daemonset.yaml": "kind is 'DaemonSet', not 'Pod'",
+    "daemonset.yaml": "apiVersion is 'apps/v1', not 'v1'",
     "etcd.yaml": r"no kube-apiserver container \(found: etcd\)",
     "not-a-mapping.yaml": "not a mapping",
     "shell-command.yaml": "through a shell string",

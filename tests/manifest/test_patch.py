@@ -25,7 +25,9 @@ FLAGS = {
 }
 CONFIG = build_config(FLAGS, b"golden-policy\n")
 # Fixtures that carry audit settings before we start: disable cannot give their bytes back.
-PRECONFIGURED = {"hand-half-audit-v1.27.8.yaml", "hand-audit-full-v1.25.16.yaml"}
+PRECONFIGURED = {"hand-half-audit-v1.27.8.yaml", "hand-audit-full-v1.25.16.yaml"} | {
+    p.name for p in fixture_files() if p.name.startswith("adopt-") and "commented" not in p.name
+}
 
 
 def enable_text(text: str, config: AuditConfig = CONFIG, source: str = "kube-apiserver.yaml") -> str:
@@ -95,13 +97,23 @@ def test_flags_go_to_their_sorted_place_in_a_kubeadm_list() -> None:
     assert names.count("audit-log-path") == 1
 
 
-def test_unsorted_list_gets_new_flags_after_the_last_flag() -> None:
+def test_sorted_run_gets_new_flags_at_their_place_before_appended_flags() -> None:
     text = (FIXTURES / "kops-v1.27.3-args.yaml").read_text()
     pod = load_apiserver_pod(enable_text(text), "x")
     assert pod.flags_key == "args"
-    tail = [f.name for f in pod.flags][-len(FLAGS) :]
-    assert set(tail) == set(FLAGS)
+    names = [f.name for f in pod.flags]
+    # kops' sorted run, then the three flags appended by hand stay last
+    assert names[-3:] == ["profiling", "request-timeout", "goaway-chance"]
+    at = names.index("apiserver-count") + 1
+    assert names[at : at + len(FLAGS)] == sorted(FLAGS)
     assert pod.container["command"] == ["/usr/local/bin/kube-apiserver"]
+
+
+def test_an_unsorted_list_gets_new_flags_after_the_last_flag() -> None:
+    text = (FIXTURES / "hyperkube-v1.12.10.yaml").read_text()
+    pod = load_apiserver_pod(enable_text(text), "x")
+    tail = [f.name for f in pod.flags][-len(FLAGS) :]
+    assert tail == list(FLAGS)
 
 
 def test_two_item_flag_is_rewritten_in_place_as_flag_equals_value() -> None:
