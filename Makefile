@@ -43,6 +43,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/run_kubeadm.py
 	$(BIN)/python bench/webhook_walltime.py
 	$(BIN)/python bench/large_manifest.py
+	$(BIN)/python bench/run_replay.py --events 200000 --events 2000000
 
 clean:
 	rm -rf $(VENV) $(DEMO) build dist *.egg-info

@@ -7,9 +7,11 @@ from ruamel.yaml import YAML
 
 from kauditcfg.errors import InvalidInput, UsageError
 from kauditcfg.policy.compliance import body_leaks, c0161_failures, cis_3_2_1, cis_3_2_2
+from kauditcfg.policy.evaluate import Evaluator
 from kauditcfg.policy.lint import lint_policy_text
 from kauditcfg.policy.load import validate_policy_text
 from kauditcfg.policy.matrix import parse_target
+from kauditcfg.policy.model import Policy, Request
 from kauditcfg.profiles import PROFILES, get_profile, parse_set_values, render_policy
 from kauditcfg.versions import SUPPORTED
 
@@ -28,11 +30,13 @@ def test_profile_renders_a_safe_valid_policy(name: str, version: tuple[int, int]
     assert ("omitManagedFields" in text) == (version >= (1, 23) and name != "minimal")
 
 
+@pytest.mark.parametrize("name", ["cks", "cis"])
 @pytest.mark.parametrize("version", SUPPORTED, ids=[f"{v[0]}.{v[1]}" for v in SUPPORTED])
-def test_cis_profile_passes_kubescape_c0161(version: tuple[int, int]) -> None:
-    text = render_policy(get_profile("cis"), None, version)
+def test_cks_and_cis_pass_kubescape_c0161_and_lint_low_at_most(name: str, version: tuple[int, int]) -> None:
+    text = render_policy(get_profile(name), None, version)
     assert c0161_failures(YAML(typ="safe").load(text)) == []
-    assert get_profile("cis").flags == {
+    assert [f for f in lint_policy_text(text, name, version) if f.severity != "low"] == []
+    assert get_profile(name).flags == {
         "audit-log-maxage": "30",
         "audit-log-maxbackup": "10",
         "audit-log-maxsize": "100",
@@ -47,16 +51,103 @@ def test_c0161_fails_on_the_gce_and_docs_style_policies() -> None:
     assert "secrets: rules[0] logs it at Request, C-0161 requires exactly Metadata" in c0161_failures(bad)
 
 
-def test_production_is_the_gce_policy_with_the_sensitive_rule_first() -> None:
-    policy = validate_policy_text(
-        render_policy(get_profile("production"), None, (1, 36)), "p", (1, 36)
-    ).policy
+def _policy(name: str, values: dict[str, object] | None = None) -> Policy:
+    policy = validate_policy_text(render_policy(get_profile(name), values, (1, 36)), name, (1, 36)).policy
     assert policy is not None
+    return policy
+
+
+def test_production_is_the_gce_policy_with_the_sensitive_rule_first() -> None:
+    policy = _policy("production")
     levels = [r.level for r in policy.rules]
-    assert levels[:7] == ["None"] * 7 and levels[-3:] == ["Request", "RequestResponse", "Metadata"]
     sensitive = levels.index("Metadata")
-    assert {r.resources for r in policy.rules[:sensitive]}  # noise rules precede it
-    assert policy.rules[sensitive].resources[0].resources == ("secrets", "configmaps")
+    assert set(levels[:sensitive]) == {"None"} and levels[-3:] == ["Request", "RequestResponse", "Metadata"]
+    assert policy.rules[sensitive].resources[0].resources == (
+        "secrets",
+        "configmaps",
+        "serviceaccounts/token",
+    )
+
+
+def _level(policy: Policy, **req: object) -> str:
+    return Evaluator(policy).evaluate(Request(**req)).level  # type: ignore[arg-type]
+
+
+SECRET_PROBES = [
+    # (user, groups): a human, an attacker's expired token (401: no user), a stolen SA token (403).
+    ("alice", ("system:authenticated",)),
+    (None, ()),
+    ("system:serviceaccount:default:app", ("system:serviceaccounts", "system:serviceaccounts:default")),
+]
+
+
+@pytest.mark.parametrize("name", ["cks", "cis", "production"])
+@pytest.mark.parametrize(("user", "groups"), SECRET_PROBES)
+def test_secret_reads_in_kube_system_are_logged_for_everyone(
+    name: str, user: str | None, groups: tuple[str, ...]
+) -> None:
+    policy = _policy(name, {"silence_namespaces": ["kube-system"]} if name == "production" else None)
+    for verb in ("get", "list", "watch"):
+        assert (
+            _level(policy, verb=verb, user=user, groups=groups, namespace="kube-system", resource="secrets")
+            == "Metadata"
+        )
+
+
+@pytest.mark.parametrize("name", ["cks", "cis"])
+def test_kube_system_silencing_is_narrowed_to_system_identities(name: str) -> None:
+    policy = _policy(name)
+    kcm = {"user": "system:kube-controller-manager", "groups": ("system:authenticated",)}
+    node = {"user": "system:node:n1", "groups": ("system:nodes", "system:authenticated")}
+    assert _level(policy, verb="list", namespace="kube-system", resource="pods", **kcm) == "None"
+    assert _level(policy, verb="get", namespace="kube-system", resource="pods", **node) == "None"
+    human = {"user": "alice", "groups": ("system:authenticated",)}
+    assert _level(policy, verb="list", namespace="kube-system", resource="pods", **human) == "Metadata"
+    assert _level(policy, verb="list", namespace="kube-system", resource="pods", user=None) == "Metadata"
+
+
+@pytest.mark.parametrize("name", ["cks", "cis", "production"])
+def test_token_requests_are_logged_at_metadata_only(name: str) -> None:
+    policy = _policy(name)
+    assert (
+        _level(
+            policy,
+            verb="create",
+            user="bob",
+            groups=("system:authenticated",),
+            namespace="prod",
+            resource="serviceaccounts",
+            subresource="token",
+            name="app",
+        )
+        == "Metadata"
+    )
+
+
+@pytest.mark.parametrize("name", ["cks", "cis", "production"])
+def test_heartbeats_and_leader_election_are_dropped_but_event_deletes_are_kept(name: str) -> None:
+    policy = _policy(name)
+    node = {"user": "system:node:n1", "groups": ("system:nodes", "system:authenticated")}
+    lease = {"api_group": "coordination.k8s.io", "resource": "leases"}
+    assert _level(policy, verb="update", namespace="kube-node-lease", **lease, **node) == "None"
+    assert (
+        _level(policy, verb="update", namespace="kube-system", user="system:kube-scheduler", **lease)
+        == "None"
+    )
+    assert _level(policy, verb="update", namespace="kube-node-lease", user=None, **lease) != "None"
+    assert _level(policy, verb="create", namespace="prod", resource="events", **node) == "None"
+    assert _level(policy, verb="delete", namespace="prod", resource="events", **node) != "None"
+    assert (
+        _level(
+            policy,
+            verb="get",
+            user="system:anonymous",
+            groups=("system:unauthenticated",),
+            is_resource=False,
+            path="/version",
+        )
+        != "None"
+    )
 
 
 def test_minimal_logs_metadata_for_everything() -> None:
@@ -76,7 +167,8 @@ def test_injected_namespace_cannot_change_the_structure(name: str) -> None:
     assert policy is not None and len(policy.rules) == len(
         validate_policy_text(plain, name, (1, 36)).policy.rules
     )  # type: ignore[union-attr]
-    assert evil in policy.rules[0].namespaces + policy.rules[1].namespaces + policy.rules[0].users
+    assert any(evil in rule.namespaces for rule in policy.rules)
+    assert any(evil + "\n  users: []" in rule.users for rule in policy.rules)
 
 
 @pytest.mark.parametrize("name", ["cks", "cis", "production"])

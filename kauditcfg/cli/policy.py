@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from kauditcfg.cli import policy_explain
+from kauditcfg.cli import policy_explain, policy_tune
 from kauditcfg.cli.options import fail_on_value
 from kauditcfg.cli.output import emit_json, paint, say
 from kauditcfg.config.findings import DEFAULT_FAIL_ON
@@ -251,4 +251,5 @@ def render_cmd(
 def register(app: typer.Typer) -> None:
     """Add the policy command(s) to the application."""
     policy_explain.register(policy_app, load_valid, _version, VERSION_HELP)
+    policy_tune.register(policy_app)
     app.add_typer(policy_app, name="policy")
