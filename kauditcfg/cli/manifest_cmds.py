@@ -15,6 +15,7 @@ from kauditcfg.cli.options import (
     FixOwnership,
     Json,
     K8sVersion,
+    KeepBackups,
     LogCompress,
     LogFormat,
     LogPath,
@@ -31,7 +32,7 @@ from kauditcfg.cli.options import (
     enable_options,
 )
 from kauditcfg.cli.output import emit_json, paint, say, use_colour
-from kauditcfg.config.defaults import DEFAULT_MANIFEST, LOG_PATH, POLICY_PATH
+from kauditcfg.config.defaults import DEFAULT_MANIFEST, KEEP_BACKUPS, LOG_PATH, POLICY_PATH
 from kauditcfg.errors import UsageError
 from kauditcfg.hostfs import Host
 
@@ -91,6 +92,8 @@ def print_summary(result: Result) -> None:
         say(f"backup of the replaced files: {result.backup} (undo with: kauditcfg rollback)")
     if plan.restored_from:
         say(f"restored from {plan.restored_from}")
+    for pruned in result.pruned:
+        say(f"removed old backup {pruned}")
     if plan.restart_required:
         say(
             "the kubelet will restart kube-apiserver now; check it with: "
@@ -98,11 +101,13 @@ def print_summary(result: Result) -> None:
         )
 
 
-def mutate(root: Path, planner: Planner, dry_run: bool, as_json: bool) -> None:
+def mutate(
+    root: Path, planner: Planner, dry_run: bool, as_json: bool, keep_backups: int = KEEP_BACKUPS
+) -> None:
     """The common run of enable/disable/rollback: the transaction, then its report."""
     from kauditcfg.ops import transaction
 
-    result = transaction.run(Host(root), planner, dry_run=dry_run)
+    result = transaction.run(Host(root), planner, dry_run=dry_run, keep_backups=keep_backups)
     if as_json:
         emit_json(result.to_json())
     elif dry_run:
@@ -130,6 +135,7 @@ def enable(
     kubernetes_version: K8sVersion = None,
     fix_ownership: FixOwnership = False,
     allow_unbounded: AllowUnbounded = False,
+    keep_backups: KeepBackups = KEEP_BACKUPS,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the diff, write nothing, exit 0.")
     ] = False,
@@ -141,7 +147,7 @@ def enable(
     if fix_ownership and not dry_run and os.geteuid() != 0:
         raise UsageError("--fix-ownership changes owners (chown), which needs root: run kauditcfg as root")
 
-    mutate(root, EnablePlanner(enable_options(locals()), manifest), dry_run, as_json)
+    mutate(root, EnablePlanner(enable_options(locals()), manifest), dry_run, as_json, keep_backups)
 
 
 def diff(
@@ -185,25 +191,47 @@ def disable(
     force: Annotated[
         bool, typer.Option("--force", help="With --purge: remove them even when edited by hand since.")
     ] = False,
+    keep_backups: KeepBackups = KEEP_BACKUPS,
     dry_run: DryRun = False,
     as_json: Json = False,
 ) -> None:
     """Remove every audit flag, audit volume and mount, and the kauditcfg annotation."""
     from kauditcfg.ops.disable import DisablePlanner
 
-    mutate(root, DisablePlanner(manifest, purge, force), dry_run, as_json)
+    mutate(root, DisablePlanner(manifest, purge, force), dry_run, as_json, keep_backups)
 
 
 def rollback(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
+    list_backups: Annotated[
+        bool,
+        typer.Option("--list", help="List the backups, newest first (time, command, files); change nothing."),
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="TIME",
+            help="Put the files back as they were before that run: a backup's name or time as --list "
+            "shows it, or a unique leading part (default: undo the last change).",
+        ),
+    ] = None,
+    keep_backups: KeepBackups = KEEP_BACKUPS,
     dry_run: DryRun = False,
     as_json: Json = False,
 ) -> None:
-    """Restore the files replaced by the most recent enable/disable from its backup."""
+    """Undo the last change (enable, disable, rollback --to) from its backup, or restore a chosen one."""
+    if list_backups:
+        if to is not None:
+            raise UsageError("--list only lists the backups; restore one with rollback --to TIME alone")
+        from kauditcfg.cli.backups import list_command
+
+        list_command(root, as_json)
+        return
     from kauditcfg.ops.rollback import RollbackPlanner
 
-    mutate(root, RollbackPlanner(manifest), dry_run, as_json)
+    mutate(root, RollbackPlanner(manifest, to), dry_run, as_json, keep_backups)
 
 
 def register(app: typer.Typer) -> None:

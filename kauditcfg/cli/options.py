@@ -68,6 +68,16 @@ AllowUnbounded = Annotated[
     ),
 ]
 
+KeepBackups = Annotated[
+    int,
+    typer.Option(
+        "--keep-backups",
+        help="After a change, keep only the newest N backups (0: keep them all).",
+        metavar="N",
+        min=0,
+    ),
+]
+
 
 def enable_options(given: dict[str, Any]) -> EnableOptions:
     """EnableOptions from a command's parameters (named as its fields), so enable and diff share it."""
