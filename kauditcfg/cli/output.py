@@ -55,6 +55,7 @@ def empty_result() -> dict[str, Any]:
         "files": [],
         "diff": [],
         "backup": None,
+        "pruned_backups": [],
         "warnings": [],
         "errors": [],
     }
