@@ -9,6 +9,7 @@ or a copy a person made under another name (`before-upgrade/`).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -176,6 +177,8 @@ def prune(host: Host, fs: FS, keep: int, protect: str | None = None) -> Pruned:
         try:
             fs.rename(host.path(backup.path), trash)
         except IOFailure as exc:
+            if exc.errno == errno.ENOENT:
+                continue  # removed meanwhile (a run on another manifest, or a person)
             reason = os.strerror(exc.errno) if exc.errno else "unknown error"
             out.warnings.append(f"{backup.path}: old backup not removed ({reason}); remove it by hand")
             continue
