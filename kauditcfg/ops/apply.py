@@ -18,7 +18,7 @@ from kauditcfg.ops.backup import backup_copy, make_dirs, new_stamp, read_backup,
 from kauditcfg.ops.fs import FS
 from kauditcfg.ops.journal import COMMITTED, JOURNAL_FILE, UNDO_DIR, Journal
 from kauditcfg.ops.plan import MANIFEST, FileChange, HostAction, Plan
-from kauditcfg.ops.state import load_state
+from kauditcfg.ops.state import digest, load_state
 from kauditcfg.ops.writer import atomic_write, temp_name
 
 
@@ -37,9 +37,9 @@ def missing_dirs(host: Host, paths: list[str]) -> list[str]:
     return out
 
 
-def begin(host: Host, plan: Plan, fs: FS) -> Journal:
-    """The journal of `plan`, written before anything else changes."""
-    make_dirs(fs, host, STATE_DIR)  # kauditcfg's own directory: kept, never undone
+def prepare(host: Host, plan: Plan, fs: FS) -> Journal:
+    """The journal of `plan` (save it before anything else changes); makes the state directory."""
+    own_dirs = make_dirs(fs, host, STATE_DIR)
     changes = [f for f in plan.files if f.changed]
     stamp = new_stamp()
     keep = plan.backup and bool(changes)
@@ -60,14 +60,25 @@ def begin(host: Host, plan: Plan, fs: FS) -> Journal:
         keep_backup=keep,
         manifest=plan.manifest.path if plan.manifest is not None else None,
         files=[f.path for f in changes],
+        written={f.path: None if f.after is None else digest(f.after) for f in changes},
         deletions=[f.path for f in changes if f.after is None],
         created_dirs=missing_dirs(host, mkdirs + parents),
         prior=prior,
         state_before=None if state_raw is None else state_raw.decode("utf-8", "replace"),
         state_after=state_after,
+        own_dirs=own_dirs,
     )
-    journal.save(fs, host)
     return journal
+
+
+def _remove_own_dirs(fs: FS, host: Host, own_dirs: list[str]) -> None:
+    """A state directory this run created holds nothing but this run's files: remove it whole."""
+    if STATE_DIR in own_dirs:
+        fs.discard(host.path(STATE_DIR))
+    for directory in reversed(own_dirs):
+        real = host.path(directory)
+        if real.is_dir() and not any(real.iterdir()):
+            fs.discard(real)
 
 
 def _action(fs: FS, host: Host, action: HostAction) -> None:
@@ -88,7 +99,8 @@ def _write(fs: FS, host: Host, change: FileChange) -> None:
 
 
 def execute(host: Host, plan: Plan, journal: Journal, fs: FS) -> None:
-    """Every step after the journal; raises on the first failure (the caller undoes)."""
+    """Every step, the journal first; raises on the first failure (the caller undoes)."""
+    journal.save(fs, host)
     changes = [f for f in plan.files if f.changed]
     write_backup(fs, host, journal.backup, changes, plan.command)
     for directory in journal.created_dirs:
@@ -136,10 +148,14 @@ def undo(host: Host, journal: Journal, fs: FS) -> None:
         for entry in existed:
             data = backup_copy(host, journal.backup, entry.path)
             mode = entry.mode if entry.mode is not None else 0o600
-            if host.read_bytes(entry.path) != data or host.stat(entry.path) != (mode, entry.uid, entry.gid):
+            current = host.read_bytes(entry.path)
+            if current == data and host.stat(entry.path) == (mode, entry.uid, entry.gid):
+                continue
+            if current == data or _ours(journal, entry.path, current):
                 atomic_write(host.path(entry.path), data, mode, entry.uid, entry.gid, fs=fs)
         for entry in entries:
-            if not entry.existed:
+            current = host.read_bytes(entry.path)
+            if not entry.existed and current is not None and _ours(journal, entry.path, current):
                 fs.unlink(host.path(entry.path))
         for path, (mode, uid, gid) in journal.prior.items():
             real = host.path(path)
@@ -157,6 +173,15 @@ def undo(host: Host, journal: Journal, fs: FS) -> None:
             atomic_write(state, journal.state_before.encode(), 0o600, fs=fs)
     remove_backup(fs, host, journal.backup)
     fs.discard(host.path(JOURNAL_FILE))
+    _remove_own_dirs(fs, host, journal.own_dirs)
+
+
+def _ours(journal: Journal, path: str, current: bytes | None) -> bool:
+    """Does `path` hold what this run wrote there (or lack what it removed)?"""
+    wrote = journal.written.get(path)
+    if wrote is None:
+        return current is None
+    return current is not None and digest(current) == wrote
 
 
 def apply_plan(host: Host, plan: Plan, fs: FS | None = None) -> str | None:
@@ -167,7 +192,7 @@ def apply_plan(host: Host, plan: Plan, fs: FS | None = None) -> str | None:
     if not plan.changed:
         return None
     fs = fs or FS(host.root)
-    journal = begin(host, plan, fs)
+    journal = prepare(host, plan, fs)
     try:
         execute(host, plan, journal, fs)
     except BaseException:

@@ -37,15 +37,23 @@ def staging_dir(host_dir: str) -> str:
     return f"{parent}/.{name}.partial"
 
 
-def make_dirs(fs: FS, host: Host, host_dir: str) -> None:
+def make_dirs(fs: FS, host: Host, host_dir: str) -> list[str]:
     """Create `host_dir` and its missing parents (0700: backups hold the policy and manifest)."""
     missing = []
     current = host_dir
     while current != "/" and not host.path(current).exists():
         missing.append(current)
         current = current.rsplit("/", 1)[0] or "/"
-    for directory in reversed(missing):
-        fs.mkdir(host.path(directory), 0o700)
+    created: list[str] = []
+    try:
+        for directory in reversed(missing):
+            fs.mkdir(host.path(directory), 0o700)
+            created.append(directory)
+    except BaseException:
+        for directory in reversed(created):
+            fs.discard(host.path(directory))
+        raise
+    return created
 
 
 def write_backup(fs: FS, host: Host, host_dir: str, changes: list[FileChange], command: str) -> None:

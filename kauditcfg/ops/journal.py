@@ -29,11 +29,15 @@ class Journal:
     keep_backup: bool  # False: the copies are only for undo, removed when the run ends
     manifest: str | None
     files: list[str] = field(default_factory=list)  # every file the run writes or removes
+    # path -> sha256 of the bytes the run writes (None: removes it); undo only touches a file
+    # that still holds what this run put there, so a rival's edit is never overwritten
+    written: dict[str, str | None] = field(default_factory=dict)
     deletions: list[str] = field(default_factory=list)
     created_dirs: list[str] = field(default_factory=list)  # parents first
     prior: dict[str, list[int]] = field(default_factory=dict)  # dir -> [mode, uid, gid] before chmod/chown
     state_before: str | None = None
     state_after: str | None = None
+    own_dirs: list[str] = field(default_factory=list)  # the state directory and parents this run made
     phase: str = STARTED
 
     def save(self, fs: FS, host: Host) -> None:

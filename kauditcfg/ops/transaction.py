@@ -101,7 +101,7 @@ def run(
         notes += ownership_notes(plan, fs)
         if not plan.changed:
             return Result(plan, None, applied=True, warnings=notes)
-        journal = apply.begin(host, plan, fs)
+        journal = apply.prepare(host, plan, fs)
         try:
             apply.execute(host, plan, journal, fs)
             if after_write is not None:
