@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -178,6 +180,25 @@ def test_a_backup_that_cannot_be_pruned_is_a_warning_not_a_failure(host: Host) -
     assert any("old backup not removed (Read-only file system)" in w for w in result.warnings)
     assert len(names(host)) == 4
     assert host.read_bytes(POLICY_PATH) is not None  # the change itself stands
+
+
+class SignalWhilePruning(FS):
+    """SIGTERM delivered at the prune step, after the change is applied."""
+
+    def step(self, op: str, path: Path) -> None:
+        if op == "rename" and path.name.endswith(".pruning"):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_signal_while_pruning_does_not_undo_the_applied_change(host: Host) -> None:
+    for stamp in stamps(3):
+        old_backup(host, stamp)
+    result = transaction.run(
+        host, EnablePlanner(EnableOptions()), dry_run=False, keep_backups=2, fs=SignalWhilePruning(host.root)
+    )
+    assert result.applied and host.read_bytes(POLICY_PATH) is not None
+    assert result.backup is not None and len(result.pruned) == 2
+    assert names(host) == sorted([stamps(3)[2], result.backup.rsplit("/", 1)[1]])
 
 
 def test_an_interrupted_prune_is_neither_listed_nor_left_behind(host: Host) -> None:
