@@ -53,8 +53,6 @@ class Host:
             return None
         except IsADirectoryError:
             raise InvalidInput(f"{host_path}: is a directory, expected a file") from None
-        except PermissionError:
-            raise InvalidInput(f"{host_path}: permission denied; run kauditcfg as root") from None
         except OSError as exc:
             raise IOFailure("read", host_path, exc.errno or 0, undone=False) from None
 

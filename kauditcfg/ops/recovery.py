@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kauditcfg.config.defaults import STATE_FILE
 from kauditcfg.hostfs import Host
 from kauditcfg.ops.apply import close, finish, undo
 from kauditcfg.ops.backup import read_backup
@@ -12,10 +13,11 @@ from kauditcfg.ops.writer import temp_name
 
 def recover(host: Host, fs: FS) -> list[str]:
     """Roll an interrupted run back (or forward once its manifest was written); say what was done."""
+    fs.discard(temp_name(host.path(JOURNAL_FILE)))  # died while writing the journal: nothing changed yet
     journal = load_journal(host)
     if journal is None:
         return []
-    for path in journal.files:
+    for path in [*journal.files, STATE_FILE]:
         fs.discard(temp_name(host.path(path)))
     complete = read_backup(host, journal.backup) is not None
     if journal.phase == COMMITTED and complete:

@@ -18,6 +18,13 @@ def _mode(change: FileChange) -> str | None:
     return f"{change.mode:04o}"
 
 
+def _owner(change: FileChange) -> str | None:
+    """uid:gid the file gets (as root); None when it keeps its owner or is removed."""
+    if change.after is None or (change.uid is None and change.gid is None):
+        return None
+    return f"{'-' if change.uid is None else change.uid}:{'-' if change.gid is None else change.gid}"
+
+
 def unified_diff(change: FileChange) -> str:
     """`diff -u` of one file; a missing final newline is said the way diff says it."""
     before = _text(change.before).splitlines(keepends=True)
@@ -43,7 +50,9 @@ def result(plan: Plan, backup: str | None, applied: bool) -> dict[str, Any]:
     return {
         "changed": changed,
         "restart_required": plan.restart_required and changed,
-        "files": [{"path": f.path, "action": f.action, "mode": _mode(f)} for f in plan.files],
+        "files": [
+            {"path": f.path, "action": f.action, "mode": _mode(f), "owner": _owner(f)} for f in plan.files
+        ],
         "diff": [
             {
                 "before_header": f.path if f.before is not None else "/dev/null",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kauditcfg.config.defaults import KEEP_BACKUPS
-from kauditcfg.errors import IOFailure, KauditError
+from kauditcfg.errors import IOFailure, KauditError, NotReady
 from kauditcfg.hostfs import Host
 from kauditcfg.ops import apply
 from kauditcfg.ops.backup_catalog import prune
@@ -69,9 +69,11 @@ class Applied:
     backup: str | None
     journal: Journal
     fs: FS
+    restored: bool = False
 
     def restore(self) -> None:
         apply.undo(self.host, self.journal, self.fs)
+        self.restored = True
 
 
 AfterWrite = Callable[[Applied], None]
@@ -105,7 +107,12 @@ def run(
         try:
             apply.execute(host, plan, journal, fs)
             if after_write is not None:
-                after_write(Applied(host, plan, journal.backup if journal.keep_backup else None, journal, fs))
+                applied = Applied(host, plan, journal.backup if journal.keep_backup else None, journal, fs)
+                after_write(applied)
+                if applied.restored:
+                    raise NotReady(
+                        "the change was undone by the after-write hook; the previous files are back"
+                    )
         except BaseException as exc:
             with guard.deferred():
                 failure = _undo(host, journal, fs, exc)

@@ -82,3 +82,12 @@ def test_enable_disable_rollback_round_trip(host: Host) -> None:
     back = transaction.run(host, RollbackPlanner(), dry_run=False)
     assert back.plan.restored_from is not None and back.backup is None
     assert host.read_bytes(MANIFEST) == enabled and host.read_bytes(POLICY_PATH) is not None
+
+
+def test_a_hook_that_restores_without_raising_still_reports_not_ready(host: Host) -> None:
+    original = host.read_bytes(MANIFEST)
+    with pytest.raises(NotReady, match="undone by the after-write hook"):
+        transaction.run(
+            host, EnablePlanner(EnableOptions()), dry_run=False, after_write=lambda a: a.restore()
+        )
+    assert host.read_bytes(MANIFEST) == original and latest_backup(host) is None
