@@ -178,6 +178,8 @@ def diff(
     if as_json:
         emit_json(result.to_json())
     else:
+        for note in result.warnings:
+            say(paint("warning: ", "yellow") + note)
         print_diffs(result.plan)
     raise typer.Exit(1 if result.plan.changed else 0)
 

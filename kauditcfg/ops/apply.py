@@ -40,6 +40,14 @@ def missing_dirs(host: Host, paths: list[str]) -> list[str]:
 def prepare(host: Host, plan: Plan, fs: FS) -> Journal:
     """The journal of `plan` (save it before anything else changes); makes the state directory."""
     own_dirs = make_dirs(fs, host, STATE_DIR)
+    try:
+        return _journal(host, plan, own_dirs)
+    except BaseException:
+        _remove_own_dirs(fs, host, own_dirs)
+        raise
+
+
+def _journal(host: Host, plan: Plan, own_dirs: list[str]) -> Journal:
     changes = [f for f in plan.files if f.changed]
     stamp = new_stamp()
     keep = plan.backup and bool(changes)
@@ -54,7 +62,7 @@ def prepare(host: Host, plan: Plan, fs: FS) -> Journal:
         stat = host.stat(action.path) if action.kind != "mkdir" else None
         if stat is not None:
             prior.setdefault(action.path, list(stat))
-    journal = Journal(
+    return Journal(
         command=plan.command,
         backup=f"{BACKUP_DIR if keep else UNDO_DIR}/{stamp}",
         keep_backup=keep,
@@ -68,7 +76,6 @@ def prepare(host: Host, plan: Plan, fs: FS) -> Journal:
         state_after=state_after,
         own_dirs=own_dirs,
     )
-    return journal
 
 
 def _remove_own_dirs(fs: FS, host: Host, own_dirs: list[str]) -> None:
