@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -224,3 +225,23 @@ def test_rollback_to_restores_an_older_backup_and_is_undone_by_rollback(host: Ho
 
     transaction.run(host, RollbackPlanner(), dry_run=False)  # the last change applied was the --to
     assert (host.read_bytes(MANIFEST), host.read_bytes(POLICY_PATH)) == cis
+
+
+def test_rollback_ignores_a_copy_a_person_made_under_another_name(host: Host) -> None:
+    """`before-upgrade` sorts after every time-named backup; it must not become "the newest"."""
+    original = host.read_bytes(MANIFEST)
+    result = transaction.run(host, EnablePlanner(EnableOptions()), dry_run=False)
+    assert result.backup is not None
+    transaction.run(host, DisablePlanner(), dry_run=False)
+    enabled_backup = host.path(result.backup)
+    shutil.copytree(enabled_backup, host.path(f"{BACKUP_DIR}/before-upgrade"))
+    plan = RollbackPlanner().plan(host)
+    assert plan.restored_from is not None and plan.restored_from != f"{BACKUP_DIR}/before-upgrade"
+    assert plan.manifest is not None and plan.manifest.after != original  # undoes the disable
+
+
+def test_a_backups_path_that_is_a_file_is_said(host: Host) -> None:
+    host.path(BACKUP_DIR).parent.mkdir(parents=True)
+    host.path(BACKUP_DIR).write_text("oops")
+    catalog = list_backups(host)
+    assert catalog.backups == [] and "not a directory" in catalog.notes[0]
