@@ -29,6 +29,8 @@ def json_shape(argv: list[str]) -> dict[str, Any]:
     command = argv[0] if argv else ""
     if command == "check":
         return {"findings": [], "cis": {}}
+    if command == "rollback" and "--list" in argv:
+        return {"backups": []}
     if command in ("enable", "disable", "diff", "rollback", "kubeadm"):
         return empty_result()
     if command == "verify":

@@ -24,6 +24,7 @@ from kauditcfg.cli.options import (
     FixOwnership,
     Json,
     K8sVersion,
+    KeepBackups,
     LogCompress,
     LogFormat,
     LogPath,
@@ -42,7 +43,7 @@ from kauditcfg.cli.options import (
     host_manifest,
 )
 from kauditcfg.cli.output import echo, emit_json, paint, say, use_colour, warn
-from kauditcfg.config.defaults import DEFAULT_MANIFEST
+from kauditcfg.config.defaults import DEFAULT_MANIFEST, KEEP_BACKUPS
 from kauditcfg.errors import UsageError
 from kauditcfg.hostfs import Host
 
@@ -115,6 +116,8 @@ def print_summary(result: Result, root: Path, manifest: str, source: str | None 
     plan = result.plan
     for note in result.warnings:
         warn(note)
+    for pruned in result.pruned:
+        say(f"removed old backup {pruned}")
     for change in plan.files:
         if change.changed:
             echo(f"{change.action:>9}  {change.path}")
@@ -153,6 +156,7 @@ def mutate(
     as_json: bool,
     source: str | None = None,
     wait: WaitOptions | None = None,
+    keep_backups: int = KEEP_BACKUPS,
 ) -> None:
     """The common run of enable/disable/rollback: the transaction, then its report."""
     from kauditcfg.ops import transaction
@@ -162,7 +166,7 @@ def mutate(
     # refuses the run instead of rolling back a good change later
     gate = wait.gate(host) if wait is not None and not dry_run else None
     hook = after_write(gate) if gate is not None else None
-    result = transaction.run(host, planner, dry_run=dry_run, after_write=hook)
+    result = transaction.run(host, planner, dry_run=dry_run, after_write=hook, keep_backups=keep_backups)
     ready = gate.seen if gate is not None else None
     if as_json:
         emit_json({**result.to_json(), **({"ready": True} if ready is not None else {})})
@@ -203,6 +207,7 @@ def enable(
     timeout: Timeout = 300,
     kubeconfig: Kubeconfig = None,
     node: Node = None,
+    keep_backups: KeepBackups = KEEP_BACKUPS,
     as_json: Json = False,
     color: Colour = "auto",
     backend: dict[str, Any] | None = None,  # the --webhook-* and --log-mode/-batch/-truncate options
@@ -220,7 +225,7 @@ def enable(
     path = host_manifest(root, manifest)
     planner = EnablePlanner(enable_options(locals()), path)
     waiting = WaitOptions.of(wait, timeout, kubeconfig, node)
-    mutate(root, path, planner, dry_run, as_json, _source(policy_file, profile), waiting)
+    mutate(root, path, planner, dry_run, as_json, _source(policy_file, profile), waiting, keep_backups)
 
 
 @backend_options
@@ -301,6 +306,7 @@ def disable(
     timeout: Timeout = 300,
     kubeconfig: Kubeconfig = None,
     node: Node = None,
+    keep_backups: KeepBackups = KEEP_BACKUPS,
     as_json: Json = False,
     color: Colour = "auto",
 ) -> None:
@@ -309,12 +315,32 @@ def disable(
 
     path = host_manifest(root, manifest)
     waiting = WaitOptions.of(wait, timeout, kubeconfig, node)
-    mutate(root, path, DisablePlanner(path, purge, force), dry_run, as_json, wait=waiting)
+    planner = DisablePlanner(path, purge, force)
+    mutate(root, path, planner, dry_run, as_json, wait=waiting, keep_backups=keep_backups)
 
 
 def rollback(
     root: Root = Path("/"),
     manifest: Manifest = DEFAULT_MANIFEST,
+    list_backups: Annotated[
+        bool,
+        typer.Option(
+            "--list",
+            rich_help_panel=OUTPUT_PANEL,
+            help="List the backups, newest first (time, command, files); change nothing.",
+        ),
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="TIME",
+            rich_help_panel=SAFETY_PANEL,
+            help="Put the files back as they were before that run: a backup's name or time as --list "
+            "shows it, or a unique leading part (default: undo the last change).",
+        ),
+    ] = None,
+    keep_backups: KeepBackups = KEEP_BACKUPS,
     dry_run: DryRun = False,
     wait: Wait = False,
     timeout: Timeout = 300,
@@ -323,12 +349,20 @@ def rollback(
     as_json: Json = False,
     color: Colour = "auto",
 ) -> None:
-    """Restore the files replaced by the most recent enable/disable from its backup."""
+    """Undo the last change (enable, disable, rollback --to) from its backup, or restore a chosen one."""
+    if list_backups:
+        if to is not None:
+            raise UsageError("--list only lists the backups; restore one with rollback --to TIME alone")
+        from kauditcfg.cli.backups import list_command
+
+        list_command(root, as_json)
+        return
     from kauditcfg.ops.rollback import RollbackPlanner
 
     path = host_manifest(root, manifest)
     waiting = WaitOptions.of(wait, timeout, kubeconfig, node)
-    mutate(root, path, RollbackPlanner(path), dry_run, as_json, wait=waiting)
+    planner = RollbackPlanner(path, to)
+    mutate(root, path, planner, dry_run, as_json, wait=waiting, keep_backups=keep_backups)
 
 
 EXAMPLES: dict[Callable[..., None], tuple[str, ...]] = {
@@ -343,7 +377,7 @@ EXAMPLES: dict[Callable[..., None], tuple[str, ...]] = {
         "kauditcfg diff --profile cis --json | jq .changed",
     ),
     disable: ("kauditcfg disable --dry-run", "kauditcfg disable --purge"),
-    rollback: ("kauditcfg rollback --dry-run", "kauditcfg rollback --root ./node --json"),
+    rollback: ("kauditcfg rollback --dry-run", "kauditcfg rollback --list", "kauditcfg rollback --to 20261124T1015"),
 }
 
 

@@ -210,6 +210,16 @@ AllowUnbounded = Annotated[
     ),
 ]
 
+KeepBackups = Annotated[
+    int,
+    typer.Option(
+        "--keep-backups",
+        help="After a change, keep only the newest N backups (0: keep them all).",
+        metavar="N",
+        min=0,
+    ),
+]
+
 
 def fail_on_value(value: str) -> str:
     """--fail-on in any case, the same for check and policy lint (exit 2 otherwise)."""

@@ -84,6 +84,7 @@ def empty_result() -> dict[str, Any]:
         "files": [],
         "diff": [],
         "backup": None,
+        "pruned_backups": [],
         "warnings": [],
         "errors": [],
     }

@@ -13,6 +13,9 @@ WEBHOOK_CONFIG_PATH = "/etc/kubernetes/audit/webhook-kubeconfig.yaml"
 STATE_DIR = "/var/lib/kauditcfg"
 BACKUP_DIR = STATE_DIR + "/backups"
 STATE_FILE = STATE_DIR + "/state.json"
+# Backups kept after each change (`--keep-backups`): a nightly Ansible run never fills the disk,
+# and a bad change can still be undone days later.
+KEEP_BACKUPS = 10
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 
 HASH_ANNOTATION = "kauditcfg.io/config-hash"

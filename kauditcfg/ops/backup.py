@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kauditcfg.config.defaults import BACKUP_DIR
 from kauditcfg.errors import KauditError
 from kauditcfg.hostfs import Host
 from kauditcfg.ops.fs import FS
@@ -96,17 +95,6 @@ def read_backup(host: Host, host_dir: str) -> list[BackupEntry] | None:
         ]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def latest_backup(host: Host) -> tuple[str, list[BackupEntry]] | None:
-    base = host.path(BACKUP_DIR)
-    if not base.is_dir():
-        return None
-    for candidate in sorted((p.name for p in base.iterdir() if not p.name.startswith(".")), reverse=True):
-        entries = read_backup(host, f"{BACKUP_DIR}/{candidate}")
-        if entries is not None:
-            return f"{BACKUP_DIR}/{candidate}", entries
-    return None
 
 
 def backup_copy(host: Host, backup_dir: str, host_path: str) -> bytes:

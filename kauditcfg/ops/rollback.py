@@ -1,4 +1,4 @@
-"""`rollback`: put back the files the most recent enable/disable replaced, from its backup."""
+"""`rollback`: put back the files the most recent change replaced, from its backup (or a chosen one)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from kauditcfg.config.defaults import BACKUP_DIR, DEFAULT_MANIFEST
 from kauditcfg.errors import InvalidInput
 from kauditcfg.hostfs import Host, normalize
-from kauditcfg.ops.backup import BackupEntry, backup_copy, latest_backup
+from kauditcfg.ops.backup import BackupEntry, backup_copy
+from kauditcfg.ops.backup_catalog import find_backup, list_backups
 from kauditcfg.ops.plan import FileChange, Plan
 
 
@@ -31,16 +32,29 @@ def restore_plan(host: Host, backup_dir: str, entries: list[BackupEntry]) -> Pla
 
 @dataclass
 class RollbackPlanner:
+    """Without `to`: undo the last change that was applied (the newest backup).
+
+    With `to` (a backup's name or time as `rollback --list` shows it, or a unique leading part):
+    put the files back as they were before that run. That is a change like `enable`, so it takes
+    its own backup: it is listed, and a plain `rollback` undoes it.
+    """
+
     manifest: str = DEFAULT_MANIFEST
+    to: str | None = None
 
     def __post_init__(self) -> None:
         self.manifest = normalize(self.manifest, "--manifest")
 
     def plan(self, host: Host) -> Plan:
-        found = latest_backup(host)
-        if found is None:
+        if self.to is not None:
+            chosen = find_backup(host, self.to)
+            plan = restore_plan(host, chosen.path, chosen.files)
+            plan.command, plan.backup = f"rollback --to {chosen.name}", True
+            return plan
+        newest = list_backups(host).newest
+        if newest is None:
             raise InvalidInput(f"{BACKUP_DIR}: no backup to roll back to; run enable or disable first")
-        return restore_plan(host, *found)
+        return restore_plan(host, newest.path, newest.files)
 
     def preflight(self, host: Host, plan: Plan) -> Plan:
         return plan

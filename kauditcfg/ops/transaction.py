@@ -1,7 +1,7 @@
 """The transaction every mutating command runs, callable from Python without the CLI.
 
     lock → recover → plan → preflight → journal → backup → directories → files → manifest (CAS)
-    → deletions → state → after_write → done
+    → deletions → state → after_write → done → prune old backups
 
 A planner (`EnablePlanner`, `DisablePlanner`, `RollbackPlanner`, or any object with `manifest`,
 `plan(host)` and `preflight(host, plan)`) decides what the node should hold; this module is the
@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kauditcfg.config.defaults import KEEP_BACKUPS
 from kauditcfg.errors import IOFailure, KauditError, NotReady
 from kauditcfg.hostfs import Host
 from kauditcfg.ops import apply
+from kauditcfg.ops.backup_catalog import prune
 from kauditcfg.ops.fs import FS
 from kauditcfg.ops.journal import JOURNAL_FILE, Journal
 from kauditcfg.ops.plan import Plan
@@ -42,11 +44,13 @@ class Result:
     backup: str | None  # host path of the backup this run took (kept for `rollback`)
     applied: bool
     warnings: list[str] = field(default_factory=list)  # recovery notes, cleanup trouble
+    pruned: list[str] = field(default_factory=list)  # old backups removed after the change (keep_backups)
 
     def to_json(self) -> dict[str, Any]:
         """The result object of the mutating commands (`--json`)."""
         out = result(self.plan, self.backup, self.applied)
         out["warnings"] = self.warnings + out["warnings"]
+        out["pruned_backups"] = list(self.pruned)
         return out
 
 
@@ -82,8 +86,12 @@ def run(
     dry_run: bool,
     after_write: AfterWrite | None = None,
     fs: FS | None = None,
+    keep_backups: int = KEEP_BACKUPS,
 ) -> Result:
-    """Plan and (unless `dry_run`) apply under the node lock; `after_write` runs after a change."""
+    """Plan and (unless `dry_run`) apply under the node lock; `after_write` runs after a change.
+
+    Once a change is applied, backups beyond the newest `keep_backups` are removed (0: none).
+    """
     if dry_run:
         plan = planner.preflight(host, planner.plan(host))
         notes = [f"{JOURNAL_FILE}: an interrupted run needs recovery; run without --dry-run"]
@@ -109,9 +117,11 @@ def run(
             with guard.deferred():
                 failure = _undo(host, journal, fs, exc)
             raise failure from None
+        backup = journal.backup if journal.keep_backup else None
         with guard.deferred():
             apply.close(host, journal, fs)
-    return Result(plan, journal.backup if journal.keep_backup else None, applied=True, warnings=notes)
+            pruned = prune(host, fs, keep_backups, protect=backup)
+    return Result(plan, backup, applied=True, warnings=notes + pruned.warnings, pruned=pruned.removed)
 
 
 def _undo(host: Host, journal: Journal, fs: FS, exc: BaseException) -> BaseException:

@@ -9,7 +9,7 @@ from pathlib import Path
 from kauditcfg.config.defaults import STATE_FILE
 from kauditcfg.hostfs import Host
 from kauditcfg.ops.apply import apply_plan
-from kauditcfg.ops.backup import latest_backup
+from kauditcfg.ops.backup_catalog import list_backups
 from kauditcfg.ops.fs import FS
 from kauditcfg.ops.plan import MANIFEST, POLICY, FileChange, HostAction, Plan
 from tests.helpers import MANIFEST as MANIFEST_PATH
@@ -38,9 +38,9 @@ def test_writes_files_actions_state_and_a_backup(host: Host) -> None:
     state = json.loads(host.path(STATE_FILE).read_bytes())
     assert state["written"] == [POLICY_FILE]
     assert state["sha256"] == {POLICY_FILE: hashlib.sha256(b"policy\n").hexdigest()}
-    found = latest_backup(host)
-    assert found is not None and found[0] == backup
-    assert {e.path: e.existed for e in found[1]} == {MANIFEST_PATH: True, POLICY_FILE: False}
+    found = list_backups(host).newest
+    assert found is not None and found.path == backup
+    assert {e.path: e.existed for e in found.files} == {MANIFEST_PATH: True, POLICY_FILE: False}
 
 
 class Recording(FS):
@@ -86,7 +86,7 @@ def test_dependency_order_whatever_the_command(host: Host) -> None:
 def test_no_backup_when_the_plan_says_so(host: Host) -> None:
     plan = _plan(host)
     plan.backup = False
-    assert apply_plan(host, plan) is None and latest_backup(host) is None
+    assert apply_plan(host, plan) is None and list_backups(host).newest is None
 
 
 def test_nothing_to_do_touches_nothing(host: Host) -> None:

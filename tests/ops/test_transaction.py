@@ -10,7 +10,7 @@ from kauditcfg.errors import NotReady
 from kauditcfg.hostfs import Host
 from kauditcfg.manifest.files import read_manifest
 from kauditcfg.ops import transaction
-from kauditcfg.ops.backup import latest_backup
+from kauditcfg.ops.backup_catalog import list_backups
 from kauditcfg.ops.disable import DisablePlanner
 from kauditcfg.ops.enable import EnablePlanner
 from kauditcfg.ops.plan import MANIFEST as MANIFEST_ROLE
@@ -63,7 +63,7 @@ def test_after_write_hook_can_restore_the_backup(host: Host) -> None:
     assert seen and seen[0] is not None
     assert host.read_bytes(MANIFEST) == original
     assert host.read_bytes(POLICY_PATH) is None
-    assert latest_backup(host) is None  # a failed run removes its own backup
+    assert list_backups(host).newest is None  # a failed run removes its own backup
 
 
 def test_hook_is_not_called_when_nothing_changed(host: Host) -> None:
@@ -90,4 +90,4 @@ def test_a_hook_that_restores_without_raising_still_reports_not_ready(host: Host
         transaction.run(
             host, EnablePlanner(EnableOptions()), dry_run=False, after_write=lambda a: a.restore()
         )
-    assert host.read_bytes(MANIFEST) == original and latest_backup(host) is None
+    assert host.read_bytes(MANIFEST) == original and list_backups(host).newest is None
