@@ -377,7 +377,11 @@ EXAMPLES: dict[Callable[..., None], tuple[str, ...]] = {
         "kauditcfg diff --profile cis --json | jq .changed",
     ),
     disable: ("kauditcfg disable --dry-run", "kauditcfg disable --purge"),
-    rollback: ("kauditcfg rollback --dry-run", "kauditcfg rollback --list", "kauditcfg rollback --to 20261124T1015"),
+    rollback: (
+        "kauditcfg rollback --dry-run",
+        "kauditcfg rollback --list",
+        "kauditcfg rollback --to 20261124T1015",
+    ),
 }
 
 
