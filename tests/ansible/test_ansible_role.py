@@ -179,30 +179,38 @@ def _check_play(tmp_path: Path) -> Path:
 
 
 def test_checked_records_findings_and_fails_at_fail_on(tmp_path: Path, playbook) -> None:  # type: ignore[no-untyped-def]
-    root = make_node(tmp_path, "cp1")  # kubeadm, no audit: one medium finding
-    before = snapshot(root)
     play = _check_play(tmp_path)
-    inventory = local_host("cp1", root) + "\n"
-
-    passing = playbook(play, inventory, role_vars(kauditcfg_fail_on="high"), ("--check",))
-    assert passing.rc == 0, passing.out
-    assert passing.recap()["cp1"]["changed"] == 0, passing.out
-    facts = json.loads((tmp_path / "facts.json").read_text())
-    assert [(f["severity"], f["id"]) for f in facts["findings"]] == [("medium", "audit-disabled")]
-    assert facts["cis"]["1.2.16"]["result"] == "fail"
-
-    failing = playbook(play, inventory, role_vars(kauditcfg_fail_on="medium"))
+    # An unaudited kubeadm node: auditing off is high, so the sweep fails it at the default.
+    bare = make_node(tmp_path, "cp1")
+    before = snapshot(bare)
+    failing = playbook(play, local_host("cp1", bare) + "\n", role_vars(kauditcfg_fail_on="high"))
     assert failing.rc == 2, failing.out
     assert failing.recap()["cp1"]["failed"] == 1, failing.out
-    assert "kauditcfg check: 1 finding(s) at or above medium: [medium] audit-disabled:" in failing.out
-    assert snapshot(root) == before
+    assert "finding(s) at or above high: [high] audit-disabled:" in failing.out
+    assert snapshot(bare) == before
+
+    # The same node after `kauditcfg enable --profile cks`: nothing high, the sweep passes and
+    # records the findings and the CIS block as facts.
+    audited = make_node(tmp_path, "cp2")
+    enabled = subprocess.run(
+        [sys.executable, "-m", "kauditcfg", "enable", "--root", str(audited), "--profile", "cks"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert enabled.returncode == 0, enabled.stderr
+    inventory = local_host("cp2", audited) + "\n"
+    passing = playbook(play, inventory, role_vars(kauditcfg_fail_on="high"), ("--check",))
+    assert passing.rc == 0, passing.out
+    assert passing.recap()["cp2"]["changed"] == 0, passing.out
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    assert all(f["severity"] != "high" for f in facts["findings"]), facts["findings"]
+    assert facts["cis"]["1.2.16"]["result"] == "pass"
 
 
 def test_checked_names_the_high_findings_of_a_hand_made_setup(tmp_path: Path, playbook) -> None:  # type: ignore[no-untyped-def]
     root = make_node(tmp_path, "cp1", "hand-half-audit-v1.27.8.yaml")
     run = playbook(_check_play(tmp_path), local_host("cp1", root) + "\n", role_vars())
     assert run.rc == 2, run.out
-    assert "kauditcfg check: 2 finding(s) at or above high: [high] log-without-policy:" in run.out
+    assert "kauditcfg check: 3 finding(s) at or above high: [high] log-without-policy:" in run.out
     assert "[high] path-not-mounted:" in run.out
     assert "rotation-maxage" not in run.out.split("FAILED!")[1]  # medium: recorded, not failing
 
