@@ -17,6 +17,7 @@ from kauditcfg.manifest.patch import patch_with_notes
 from kauditcfg.manifest.pod import path_within
 from kauditcfg.manifest.schema import refuse_fatal
 from kauditcfg.ops.plan import MANIFEST, POLICY, WEBHOOK_KUBECONFIG, FileChange, Plan
+from kauditcfg.ops.state import load_state
 
 
 def _check_paths(opts: EnableOptions, manifest: str, adopted: bool = False) -> None:
@@ -75,7 +76,9 @@ class EnablePlanner:
                 existing,
                 config.policy,
                 POLICY,
-                owned=existing is None,  # a file the user had stays theirs (disable --purge keeps it)
+                # A file the user had stays theirs (disable --purge keeps it); one kauditcfg wrote
+                # before (a re-enable, another profile) stays kauditcfg's.
+                owned=existing is None or policy in load_state(host).written,
                 mode=0o600,
                 uid=0,
                 gid=0,

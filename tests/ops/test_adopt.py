@@ -400,3 +400,17 @@ def test_symlinked_manifest_leading_out_of_the_root_is_refused(tmp_path: Path, e
     assert tree_snapshot(root) == before
     assert outside.read_bytes() == before_outside
     assert Path("/dev/null").is_char_device()
+
+
+def test_a_policy_kauditcfg_wrote_stays_its_own_across_profiles(tmp_path: Path) -> None:
+    """cks then cis rewrites kauditcfg's own policy: `disable --purge` still removes it, no warning."""
+    root = node(tmp_path, FIXTURES / "kubeadm-v1.30.4.yaml")
+    original = manifest(root).read_bytes()
+    assert cli("enable", "--root", str(root), "--profile", "cks")[0] == 0
+    assert cli("enable", "--root", str(root), "--profile", "cis")[0] == 0
+    code, out, err = cli("disable", "--root", str(root), "--purge")
+    assert code == 0, err
+    assert "edited by hand" not in err
+    assert "removed  /etc/kubernetes/audit/policy.yaml" in out
+    assert not (root / "etc/kubernetes/audit/policy.yaml").exists()
+    assert manifest(root).read_bytes() == original
