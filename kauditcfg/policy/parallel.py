@@ -24,7 +24,7 @@ from kauditcfg.policy.explain import Explainer, Skips
 MIN_BYTES = 32 << 20
 
 
-class _Range:
+class ByteRange:
     """A read-only view of bytes [start, end) of an open file."""
 
     def __init__(self, handle: BinaryIO, start: int, end: int) -> None:
@@ -61,7 +61,7 @@ def _eligible(path: str, min_bytes: int) -> int:
     return min(cores, 8)
 
 
-def _cuts(path: str, parts: int) -> list[int]:
+def line_cuts(path: str, parts: int) -> list[int]:
     size = os.stat(path).st_size
     cuts = [0]
     with open(path, "rb") as handle:
@@ -80,7 +80,7 @@ def _explain_range(
     explainer.skips = Skips()
     explainer.events = 0
     with open(path, "rb") as handle:
-        stream = _Range(handle, start, end)
+        stream = ByteRange(handle, start, end)
         for chunk in explainer.json_lines(json_line_batches(stream, path)):  # type: ignore[arg-type]
             out.write(chunk)
     skips = explainer.skips
@@ -100,7 +100,7 @@ def explain_file_parallel(explainer: Explainer, path: str, out: BinaryIO, min_by
     parts = _eligible(path, min_bytes)
     if parts < 2:
         return False
-    cuts = _cuts(path, parts)
+    cuts = line_cuts(path, parts)
     events, skips = explainer.events, explainer.skips
     with contextlib.ExitStack() as stack:
         spools = [

@@ -18,7 +18,7 @@ import msgspec
 import orjson
 
 from kauditcfg.errors import InvalidInput
-from kauditcfg.policy.parallel import _cuts, _Range
+from kauditcfg.policy.parallel import ByteRange, line_cuts
 from kauditcfg.policy.replay_capture import Capture, RawList, Reader
 
 _gzip: ModuleType
@@ -153,7 +153,7 @@ def read_unit(path: str, start: int, end: int | None, keep_names: frozenset[str]
         if end is None:
             _read_stream(reader, stream)
         else:
-            _feed_all(reader, _Range(stream, start, end).read)
+            _feed_all(reader, ByteRange(stream, start, end).read)
             if start and reader.capture.skipped_examples:
                 with open(path, "rb") as handle:  # line numbers were counted from the range start
                     before = handle.read(start).count(b"\n")
@@ -186,7 +186,7 @@ def _units(paths: list[str], cores: int) -> list[tuple[str, int, int | None]]:
                 start.lstrip(BOM)[:1] == b"{" and b'"EventList"' not in start[: start.find(b"\n") + 1]
             )
         if path != "-" and not compressed and plain_lines and size >= PARALLEL_BYTES and cores > 1:
-            cuts = _cuts(path, cores)
+            cuts = line_cuts(path, cores)
             units.extend((path, cuts[i], cuts[i + 1]) for i in range(cores) if cuts[i + 1] > cuts[i])
         else:
             units.append((path, 0, None))
